@@ -1,0 +1,1191 @@
+/*
+ * Copyright (c) 2026 The ovs-ssh-tap authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The "ssh-tap" netdev class: the OVS glue.
+ *
+ * Each port has at most one link: a non-blocking stream socket on which the
+ * framing protocol of docs/protocol.md runs.  For an active port the link is
+ * the main thread's end of a socketpair whose other end an SSH session thread
+ * (ssh-tap-session.c) ties to an SSH channel; for a passive port it is a
+ * connection accepted on the port's unix socket, made by the far end's sshd.
+ * Everything in this file runs on vswitchd's main thread (or a datapath
+ * thread calling send()) and never blocks: reads and writes are
+ * non-blocking, and what cannot be written at once waits in a bounded
+ * buffer, beyond which frames are dropped and counted. */
+
+#include <config.h>
+
+#include "netdev-ssh-tap.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "coverage.h"
+#include "dirs.h"
+#include "dp-packet.h"
+#include "dpif-netdev.h"
+#include "fatal-signal.h"
+#include "netdev-provider.h"
+#include "openvswitch/list.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "ovs-thread.h"
+#include "packets.h"
+#include "smap.h"
+#include "socket-util.h"
+#include "ssh-tap-options.h"
+#include "ssh-tap-proto.h"
+#include "ssh-tap-session.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(netdev_ssh_tap);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+COVERAGE_DEFINE(ssh_tap_protocol_error);
+COVERAGE_DEFINE(ssh_tap_tx_queue_full);
+COVERAGE_DEFINE(ssh_tap_oversize);
+
+/* Largest MTU a port accepts, and the largest message payload the decoder
+ * lets through: a 9000-byte MTU frame plus Ethernet and VLAN headers,
+ * rounded up.  Anything longer closes the link. */
+#define SSH_TAP_MAX_MTU 9000
+#define STAP_RX_LIMIT 9216
+
+/* Receive buffer: room for many frames per read(). */
+#define RXBUF_SIZE (256 * 1024)
+
+/* Bytes that may wait in user space when the link's socket is full.  A
+ * partly written batch always fits, so framing is never broken; beyond this
+ * new frames are dropped and counted as tx_dropped. */
+#define TXBUF_MAX (1024 * 1024)
+
+/* Keepalives missed before a link is declared dead. */
+#define KEEPALIVE_MISSES 3
+
+#define SSH_TAP_SOFTWARE "ovs-ssh-tap " SSH_TAP_VERSION
+
+enum link_state {
+    LINK_NONE,                  /* No link. */
+    LINK_HELLO,                 /* Link open, waiting for the peer's HELLO. */
+    LINK_UP,                    /* HELLOs exchanged: frames flow. */
+};
+
+struct netdev_ssh_tap {
+    struct netdev up;
+
+    /* In ssh_tap_list, guarded by ssh_tap_list_mutex. */
+    struct ovs_list list_node;
+
+    struct ovs_mutex mutex;
+    struct eth_addr etheraddr OVS_GUARDED;
+    int mtu OVS_GUARDED;
+    enum netdev_flags flags OVS_GUARDED;
+    struct netdev_stats stats OVS_GUARDED;
+    struct smap config OVS_GUARDED;     /* Options as given. */
+    struct ssh_tap_options opts OVS_GUARDED;
+    bool configured OVS_GUARDED;
+
+    /* Passive ports. */
+    int listen_fd OVS_GUARDED;
+    char *listen_path OVS_GUARDED;
+
+    /* Active ports. */
+    struct ssh_tap_session *session OVS_GUARDED;
+
+    /* The link. */
+    int fd OVS_GUARDED;                 /* -1 if none. */
+    enum link_state state OVS_GUARDED;
+    struct stap_hello peer OVS_GUARDED;
+    uint8_t *rxbuf OVS_GUARDED;
+    size_t rx_len OVS_GUARDED;
+    struct ofpbuf txbuf OVS_GUARDED;    /* Bytes not yet written. */
+    long long int last_rx OVS_GUARDED;  /* When bytes last arrived. */
+    long long int next_echo OVS_GUARDED;
+    long long int rtt_us OVS_GUARDED;   /* -1 until measured. */
+    long long int carrier_resets OVS_GUARDED;
+    unsigned int n_links OVS_GUARDED;
+    char *last_error OVS_GUARDED;
+    bool changed OVS_GUARDED;           /* Tell the bridge in run(). */
+};
+
+struct netdev_rxq_ssh_tap {
+    struct netdev_rxq up;
+};
+
+static struct ovs_mutex ssh_tap_list_mutex = OVS_MUTEX_INITIALIZER;
+static struct ovs_list ssh_tap_list OVS_GUARDED_BY(ssh_tap_list_mutex)
+    = OVS_LIST_INITIALIZER(&ssh_tap_list);
+
+static const struct netdev_class ssh_tap_class;
+
+static bool
+is_ssh_tap_class(const struct netdev_class *class)
+{
+    return class->construct == ssh_tap_class.construct;
+}
+
+static struct netdev_ssh_tap *
+netdev_ssh_tap_cast(const struct netdev *netdev)
+{
+    ovs_assert(is_ssh_tap_class(netdev_get_class(netdev)));
+    return CONTAINER_OF(netdev, struct netdev_ssh_tap, up);
+}
+
+static struct netdev_rxq_ssh_tap *
+netdev_rxq_ssh_tap_cast(const struct netdev_rxq *rx)
+{
+    return CONTAINER_OF(rx, struct netdev_rxq_ssh_tap, up);
+}
+
+static int
+max_frame(int mtu)
+{
+    return mtu + VLAN_ETH_HEADER_LEN;
+}
+
+/* The link. */
+
+static void link_flush(struct netdev_ssh_tap *) OVS_REQUIRES(dev->mutex);
+
+static void
+link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
+    OVS_REQUIRES(dev->mutex) OVS_PRINTF_FORMAT(2, 3);
+
+static void
+link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->fd < 0) {
+        return;
+    }
+
+    if (fmt) {
+        va_list args;
+
+        va_start(args, fmt);
+        free(dev->last_error);
+        dev->last_error = xvasprintf(fmt, args);
+        va_end(args);
+        VLOG_WARN_RL(&rl, "%s: link closed: %s",
+                     netdev_get_name(&dev->up), dev->last_error);
+    } else {
+        VLOG_INFO("%s: link closed", netdev_get_name(&dev->up));
+    }
+
+    close(dev->fd);
+    dev->fd = -1;
+    if (dev->state == LINK_UP) {
+        dev->carrier_resets++;
+    }
+    dev->state = LINK_NONE;
+    dev->rx_len = 0;
+    ofpbuf_clear(&dev->txbuf);
+    dev->rtt_us = -1;
+    dev->changed = true;
+}
+
+/* Queues or writes 'n_iov' buffers totalling 'total' bytes to the link.
+ * Returns false, writing nothing, if they would overflow the user-space
+ * buffer. */
+static bool
+link_write(struct netdev_ssh_tap *dev, const struct iovec *iov, int n_iov,
+           size_t total)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t written = 0;
+
+    if (dev->txbuf.size + total > TXBUF_MAX) {
+        return false;
+    }
+    if (!dev->txbuf.size) {
+        struct msghdr msg = { .msg_iov = CONST_CAST(struct iovec *, iov),
+                              .msg_iovlen = n_iov };
+        ssize_t n = sendmsg(dev->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                link_close(dev, "write failed: %s", ovs_strerror(errno));
+                return true;
+            }
+        } else {
+            written = n;
+        }
+    }
+
+    /* Keep the unwritten rest, so that no message is ever cut. */
+    for (int i = 0; i < n_iov; i++) {
+        if (written >= iov[i].iov_len) {
+            written -= iov[i].iov_len;
+        } else {
+            ofpbuf_put(&dev->txbuf, (const uint8_t *) iov[i].iov_base + written,
+                       iov[i].iov_len - written);
+            written = 0;
+        }
+    }
+    if (dev->txbuf.size) {
+        COVERAGE_INC(ssh_tap_tx_queue_full);
+    }
+    return true;
+}
+
+static void
+link_flush(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->fd < 0 || !dev->txbuf.size) {
+        return;
+    }
+    ssize_t n = send(dev->fd, dev->txbuf.data, dev->txbuf.size,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+        ofpbuf_pull(&dev->txbuf, n);
+        if (!dev->txbuf.size) {
+            ofpbuf_clear(&dev->txbuf);
+        }
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        link_close(dev, "write failed: %s", ovs_strerror(errno));
+    }
+}
+
+/* Sends a control message (HELLO or echo). */
+static void
+link_send_control(struct netdev_ssh_tap *dev, const uint8_t *msg, size_t len)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct iovec iov = { .iov_base = CONST_CAST(uint8_t *, msg),
+                         .iov_len = len };
+    if (!link_write(dev, &iov, 1, len)) {
+        /* The queue is full of frames: the link is not moving at all. */
+        link_close(dev, "link stalled: %d bytes queued", TXBUF_MAX);
+    }
+}
+
+static void
+link_send_hello(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    struct stap_hello hello = {
+        .version = STAP_VERSION,
+        .max_frame = max_frame(dev->mtu),
+    };
+    uint8_t buf[STAP_HDR_LEN + STAP_HELLO_MIN_LEN + STAP_SOFTWARE_MAX];
+
+    ovs_strzcpy(hello.software, SSH_TAP_SOFTWARE, sizeof hello.software);
+    ovs_assert(stap_hello_len(&hello) <= sizeof buf);
+    link_send_control(dev, buf, stap_encode_hello(buf, &hello));
+}
+
+static void
+link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
+    OVS_REQUIRES(dev->mutex)
+{
+    long long int now = time_msec();
+
+    if (dev->fd >= 0) {
+        link_close(dev, "replaced by a new connection");
+    }
+    dev->fd = fd;
+    dev->state = LINK_HELLO;
+    dev->rx_len = 0;
+    ofpbuf_clear(&dev->txbuf);
+    memset(&dev->peer, 0, sizeof dev->peer);
+    dev->last_rx = now;
+    dev->next_echo = now + dev->opts.keepalive_ms;
+    dev->rtt_us = -1;
+    dev->n_links++;
+    dev->changed = true;
+    VLOG_INFO("%s: link %s, sending hello", netdev_get_name(&dev->up), how);
+    link_send_hello(dev);
+}
+
+static void
+link_protocol_error(struct netdev_ssh_tap *dev, const char *what)
+    OVS_REQUIRES(dev->mutex)
+{
+    COVERAGE_INC(ssh_tap_protocol_error);
+    dev->stats.rx_errors++;
+    link_close(dev, "protocol error from peer: %s", what);
+}
+
+static void
+link_handle_hello(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
+    OVS_REQUIRES(dev->mutex)
+{
+    const char *error = stap_parse_hello(msg, &dev->peer);
+    if (error) {
+        link_protocol_error(dev, error);
+        return;
+    }
+    if (dev->state == LINK_HELLO) {
+        dev->state = LINK_UP;
+        dev->changed = true;
+        free(dev->last_error);
+        dev->last_error = NULL;
+        VLOG_INFO("%s: link up: peer speaks protocol version %d (%s), "
+                  "accepts frames up to %d bytes", netdev_get_name(&dev->up),
+                  dev->peer.version, dev->peer.software,
+                  dev->peer.max_frame);
+    }
+}
+
+/* Handles one message that is not DATA. */
+static void
+link_handle_control(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
+    OVS_REQUIRES(dev->mutex)
+{
+    uint8_t buf[STAP_ECHO_MSG_LEN];
+
+    switch (msg->type) {
+    case STAP_HELLO:
+        link_handle_hello(dev, msg);
+        break;
+    case STAP_ECHO_REQUEST:
+        link_send_control(dev, buf,
+                          stap_encode_echo(buf, STAP_ECHO_REPLY,
+                                           stap_echo_value(msg)));
+        break;
+    case STAP_ECHO_REPLY: {
+        long long int sent = stap_echo_value(msg);
+        long long int now = time_usec();
+        if (sent <= now) {
+            dev->rtt_us = now - sent;
+        }
+        break;
+    }
+    case STAP_DATA:
+    default:
+        /* Unknown types are skipped: later versions may add some. */
+        break;
+    }
+}
+
+/* Decodes the messages in the receive buffer, adding frames to 'batch' until
+ * it is full.  Without a batch, frames are dropped, unless 'control_only',
+ * which stops at the first frame and leaves it for rxq_recv(). */
+static void
+link_decode(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
+            bool control_only)
+    OVS_REQUIRES(dev->mutex)
+{
+    size_t ofs = 0;
+    int limit = max_frame(dev->mtu);
+
+    while (dev->fd >= 0 && (!batch || !dp_packet_batch_is_full(batch))) {
+        struct stap_msg msg;
+        const char *error;
+        size_t consumed;
+
+        enum stap_decode_status status
+            = stap_decode(dev->rxbuf + ofs, dev->rx_len - ofs, STAP_RX_LIMIT,
+                          &msg, &consumed, &error);
+        if (status == STAP_DECODE_NEED_MORE) {
+            break;
+        } else if (status == STAP_DECODE_ERROR) {
+            link_protocol_error(dev, error);
+            return;
+        }
+        error = stap_check_msg(&msg);
+        if (error) {
+            link_protocol_error(dev, error);
+            return;
+        }
+        if (dev->state == LINK_HELLO && msg.type != STAP_HELLO) {
+            link_protocol_error(dev, "first message is not a hello");
+            return;
+        }
+
+        if (msg.type == STAP_DATA && control_only) {
+            break;
+        } else if (msg.type != STAP_DATA) {
+            link_handle_control(dev, &msg);
+        } else if (msg.length > limit || msg.length < ETH_HEADER_LEN) {
+            /* Dropped, never truncated.  The stream itself is fine. */
+            COVERAGE_INC(ssh_tap_oversize);
+            dev->stats.rx_dropped++;
+            dev->stats.rx_length_errors++;
+            dev->stats.rx_errors++;
+        } else if (!batch) {
+            /* Not in a datapath (no rxq): nobody to hand it to. */
+            dev->stats.rx_dropped++;
+        } else {
+            struct dp_packet *pkt
+                = dp_packet_new_with_headroom(msg.length, DP_NETDEV_HEADROOM);
+            dp_packet_put(pkt, msg.payload, msg.length);
+            dp_packet_batch_add(batch, pkt);
+            dev->stats.rx_packets++;
+            dev->stats.rx_bytes += msg.length;
+        }
+        ofs += consumed;
+    }
+
+    if (dev->fd >= 0 && ofs) {
+        dev->rx_len -= ofs;
+        memmove(dev->rxbuf, dev->rxbuf + ofs, dev->rx_len);
+    }
+}
+
+/* Reads what the link has, then decodes it as link_decode() does. */
+static void
+link_receive(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
+             bool control_only)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->fd < 0) {
+        return;
+    }
+    if (dev->rx_len < RXBUF_SIZE) {
+        ssize_t n = recv(dev->fd, dev->rxbuf + dev->rx_len,
+                         RXBUF_SIZE - dev->rx_len, MSG_DONTWAIT);
+        if (n > 0) {
+            dev->rx_len += n;
+            dev->last_rx = time_msec();
+        } else if (!n) {
+            link_close(dev, "connection closed by peer");
+            return;
+        } else if (errno != EAGAIN && errno != EINTR) {
+            link_close(dev, "read failed: %s", ovs_strerror(errno));
+            return;
+        }
+    }
+    link_decode(dev, batch, control_only);
+}
+
+/* True if the receive buffer already holds a whole message. */
+static bool
+link_rx_ready(const struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    return (dev->fd >= 0
+            && dev->rx_len >= STAP_HDR_LEN
+            && dev->rx_len >= STAP_HDR_LEN + ((dev->rxbuf[2] << 8)
+                                              | dev->rxbuf[3]));
+}
+
+/* Keepalives and liveness: called from run(). */
+static void
+link_run(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->fd < 0) {
+        return;
+    }
+
+    long long int now = time_msec();
+    int interval = dev->opts.keepalive_ms;
+    if (now - dev->last_rx >= (long long int) KEEPALIVE_MISSES * interval) {
+        link_close(dev, "peer silent for %lld ms (%d keepalives missed)",
+                   now - dev->last_rx, KEEPALIVE_MISSES);
+        return;
+    }
+    if (now >= dev->next_echo) {
+        uint8_t buf[STAP_ECHO_MSG_LEN];
+
+        if (dev->state == LINK_UP) {
+            link_send_control(dev, buf, stap_encode_echo(buf,
+                                                         STAP_ECHO_REQUEST,
+                                                         time_usec()));
+        }
+        dev->next_echo = now + interval;
+    }
+    link_flush(dev);
+}
+
+static void
+link_wait(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->fd < 0) {
+        return;
+    }
+    poll_timer_wait_until(MIN(dev->next_echo,
+                              dev->last_rx + (long long int) KEEPALIVE_MISSES
+                              * dev->opts.keepalive_ms));
+    if (dev->txbuf.size) {
+        poll_fd_wait(dev->fd, POLLOUT);
+    }
+    if (dev->state == LINK_HELLO) {
+        /* Nothing else reads during the handshake if the port has no rxq. */
+        poll_fd_wait(dev->fd, POLLIN);
+    }
+}
+
+/* Passive ports: the listener. */
+
+static void
+listener_close(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->listen_fd >= 0) {
+        close(dev->listen_fd);
+        dev->listen_fd = -1;
+        fatal_signal_unlink_file_now(dev->listen_path);
+    }
+    free(dev->listen_path);
+    dev->listen_path = NULL;
+}
+
+static char *
+listener_open(struct netdev_ssh_tap *dev, const char *path)
+    OVS_REQUIRES(dev->mutex)
+{
+    char *dir = dir_name(path);
+    int error = 0;
+
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        error = errno;
+    }
+    if (error) {
+        char *msg = xasprintf("%s: cannot create directory %s for "
+                              "options:socket: %s", netdev_get_name(&dev->up),
+                              dir, ovs_strerror(error));
+        free(dir);
+        return msg;
+    }
+    free(dir);
+
+    int fd = make_unix_socket(SOCK_STREAM, true, path, NULL);
+    if (fd < 0) {
+        return xasprintf("%s: cannot listen on %s (options:socket): %s",
+                         netdev_get_name(&dev->up), path, ovs_strerror(-fd));
+    }
+    /* Reachable by the owner and group (sshd logs in as a member), never by
+     * everyone. */
+    if (chmod(path, 0660) || listen(fd, 8)) {
+        error = errno;
+        close(fd);
+        fatal_signal_unlink_file_now(path);
+        return xasprintf("%s: cannot listen on %s (options:socket): %s",
+                         netdev_get_name(&dev->up), path,
+                         ovs_strerror(error));
+    }
+    dev->listen_fd = fd;
+    dev->listen_path = xstrdup(path);
+    VLOG_INFO("%s: listening on %s", netdev_get_name(&dev->up), path);
+    return NULL;
+}
+
+static void
+listener_run(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    while (dev->listen_fd >= 0) {
+        int fd = accept(dev->listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                VLOG_WARN_RL(&rl, "%s: accept on %s failed: %s",
+                             netdev_get_name(&dev->up), dev->listen_path,
+                             ovs_strerror(errno));
+            }
+            return;
+        }
+
+        /* One link at a time: a newcomer replaces a link that is dead or
+         * silent, never a healthy one. */
+        long long int now = time_msec();
+        if (dev->state == LINK_UP
+            && now - dev->last_rx < 2LL * dev->opts.keepalive_ms) {
+            VLOG_WARN_RL(&rl, "%s: refusing a second connection on %s while "
+                         "the link is up", netdev_get_name(&dev->up),
+                         dev->listen_path);
+            close(fd);
+            continue;
+        }
+        set_nonblocking(fd);
+        link_install(dev, fd, "accepted");
+    }
+}
+
+/* Configuration. */
+
+static void
+ssh_tap_unconfigure(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    ssh_tap_session_destroy(dev->session);
+    dev->session = NULL;
+    listener_close(dev);
+    link_close(dev, NULL);
+    ssh_tap_options_destroy(&dev->opts);
+    dev->configured = false;
+}
+
+static const char *
+current_user(void)
+{
+    static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
+    static char *user;
+
+    if (ovsthread_once_start(&once)) {
+        struct passwd *pw = getpwuid(geteuid());
+        user = xstrdup(pw ? pw->pw_name : "root");
+        ovsthread_once_done(&once);
+    }
+    return user;
+}
+
+static int
+netdev_ssh_tap_set_config(struct netdev *netdev, const struct smap *args,
+                          char **errp)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+    const char *name = netdev_get_name(netdev);
+    struct ssh_tap_dirs dirs = {
+        .rundir = ovs_rundir(),
+        .confdir = ovs_dbdir(),
+        .user = current_user(),
+    };
+    struct ssh_tap_options opts;
+    char *error = NULL;
+
+    if (ssh_tap_options_parse(name, args, &dirs, &opts, &error)) {
+        VLOG_WARN("%s", error);
+        *errp = error;
+        return EINVAL;
+    }
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->configured && ssh_tap_options_equal(&opts, &dev->opts)) {
+        ovs_mutex_unlock(&dev->mutex);
+        ssh_tap_options_destroy(&opts);
+        return 0;
+    }
+
+    ssh_tap_unconfigure(dev);
+    smap_destroy(&dev->config);
+    smap_clone(&dev->config, args);
+    if (opts.active) {
+        dev->session = ssh_tap_session_create(name, &opts);
+    } else {
+        error = listener_open(dev, opts.socket);
+    }
+    if (error) {
+        ssh_tap_options_destroy(&opts);
+        free(dev->last_error);
+        dev->last_error = xstrdup(error);
+        VLOG_WARN("%s", error);
+        *errp = error;
+    } else {
+        dev->opts = opts;
+        dev->configured = true;
+    }
+    dev->changed = true;
+    ovs_mutex_unlock(&dev->mutex);
+    return error ? EINVAL : 0;
+}
+
+static int
+netdev_ssh_tap_get_config(const struct netdev *netdev, struct smap *args)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    smap_clone(args, &dev->config);
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+/* Class functions. */
+
+static void
+netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
+{
+    struct netdev_ssh_tap *dev;
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
+        ovs_mutex_lock(&dev->mutex);
+        if (dev->session) {
+            if (ssh_tap_session_changed(dev->session)) {
+                dev->changed = true;
+            }
+            int fd = ssh_tap_session_take_link(dev->session);
+            if (fd >= 0) {
+                link_install(dev, fd, "connected through SSH");
+            }
+        }
+        listener_run(dev);
+        if (dev->state == LINK_HELLO) {
+            link_receive(dev, NULL, true);
+        }
+        link_run(dev);
+        if (dev->changed) {
+            dev->changed = false;
+            netdev_change_seq_changed(&dev->up);
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+}
+
+static void
+netdev_ssh_tap_wait(const struct netdev_class *netdev_class OVS_UNUSED)
+{
+    struct netdev_ssh_tap *dev;
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
+        ovs_mutex_lock(&dev->mutex);
+        if (dev->session) {
+            ssh_tap_session_wait(dev->session);
+        }
+        if (dev->listen_fd >= 0) {
+            poll_fd_wait(dev->listen_fd, POLLIN);
+        }
+        link_wait(dev);
+        if (dev->changed) {
+            poll_immediate_wake();
+        }
+        ovs_mutex_unlock(&dev->mutex);
+    }
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+}
+
+static struct netdev *
+netdev_ssh_tap_alloc(void)
+{
+    struct netdev_ssh_tap *dev = xzalloc(sizeof *dev);
+    return &dev->up;
+}
+
+static int
+netdev_ssh_tap_construct(struct netdev *netdev)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_init(&dev->mutex);
+    eth_addr_random(&dev->etheraddr);
+    dev->mtu = ETH_PAYLOAD_MAX;
+    dev->flags = 0;
+    smap_init(&dev->config);
+    dev->listen_fd = -1;
+    dev->fd = -1;
+    dev->state = LINK_NONE;
+    dev->rxbuf = xmalloc(RXBUF_SIZE);
+    ofpbuf_init(&dev->txbuf, 0);
+    dev->rtt_us = -1;
+    dev->opts.keepalive_ms = SSH_TAP_DEFAULT_KEEPALIVE_MS;
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    ovs_list_push_back(&ssh_tap_list, &dev->list_node);
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+    return 0;
+}
+
+static void
+netdev_ssh_tap_destruct(struct netdev *netdev)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    ovs_list_remove(&dev->list_node);
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+
+    ovs_mutex_lock(&dev->mutex);
+    ssh_tap_unconfigure(dev);
+    smap_destroy(&dev->config);
+    free(dev->rxbuf);
+    ofpbuf_uninit(&dev->txbuf);
+    free(dev->last_error);
+    ovs_mutex_unlock(&dev->mutex);
+    ovs_mutex_destroy(&dev->mutex);
+}
+
+static void
+netdev_ssh_tap_dealloc(struct netdev *netdev)
+{
+    free(netdev_ssh_tap_cast(netdev));
+}
+
+static int
+netdev_ssh_tap_send(struct netdev *netdev, int qid OVS_UNUSED,
+                    struct dp_packet_batch *batch,
+                    bool concurrent_txq OVS_UNUSED)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+    uint8_t hdrs[NETDEV_MAX_BURST][STAP_HDR_LEN];
+    struct iovec iov[2 * NETDEV_MAX_BURST];
+    struct dp_packet *packet;
+    size_t total = 0;
+    int n_iov = 0, n_frames = 0;
+    uint64_t bytes = 0;
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->state != LINK_UP) {
+        dev->stats.tx_dropped += dp_packet_batch_size(batch);
+        goto out;
+    }
+
+    /* The whole batch goes out in one write: several frames per SSH packet
+     * is what makes this faster than one frame per packet. */
+    int limit = MIN(max_frame(dev->mtu), dev->peer.max_frame);
+    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        size_t size = dp_packet_size(packet);
+        if (size > limit) {
+            /* Dropped, never truncated. */
+            COVERAGE_INC(ssh_tap_oversize);
+            dev->stats.tx_dropped++;
+            continue;
+        }
+        stap_encode_data_header(hdrs[n_frames], size);
+        iov[n_iov].iov_base = hdrs[n_frames];
+        iov[n_iov++].iov_len = STAP_HDR_LEN;
+        iov[n_iov].iov_base = dp_packet_data(packet);
+        iov[n_iov++].iov_len = size;
+        total += STAP_HDR_LEN + size;
+        bytes += size;
+        n_frames++;
+    }
+    if (n_frames) {
+        if (link_write(dev, iov, n_iov, total)) {
+            dev->stats.tx_packets += n_frames;
+            dev->stats.tx_bytes += bytes;
+        } else {
+            dev->stats.tx_dropped += n_frames;
+        }
+    }
+
+out:
+    ovs_mutex_unlock(&dev->mutex);
+    dp_packet_delete_batch(batch, true);
+    return 0;
+}
+
+static void
+netdev_ssh_tap_send_wait(struct netdev *netdev, int qid OVS_UNUSED)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->fd < 0 || dev->txbuf.size < TXBUF_MAX / 2) {
+        poll_immediate_wake();
+    } else {
+        poll_fd_wait(dev->fd, POLLOUT);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+static int
+netdev_ssh_tap_set_etheraddr(struct netdev *netdev, const struct eth_addr mac)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (!eth_addr_equals(dev->etheraddr, mac)) {
+        dev->etheraddr = mac;
+        netdev_change_seq_changed(netdev);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_get_etheraddr(const struct netdev *netdev, struct eth_addr *mac)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    *mac = dev->etheraddr;
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_get_mtu(const struct netdev *netdev, int *mtup)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    *mtup = dev->mtu;
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_set_mtu(struct netdev *netdev, int mtu)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    if (mtu < ETH_PAYLOAD_MIN || mtu > SSH_TAP_MAX_MTU) {
+        VLOG_WARN_RL(&rl, "%s: MTU %d out of range %d..%d",
+                     netdev_get_name(netdev), mtu, ETH_PAYLOAD_MIN,
+                     SSH_TAP_MAX_MTU);
+        return EINVAL;
+    }
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->mtu != mtu) {
+        dev->mtu = mtu;
+        /* A later HELLO updates the peer's idea of what we accept. */
+        if (dev->fd >= 0) {
+            link_send_hello(dev);
+        }
+        netdev_change_seq_changed(netdev);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_get_carrier(const struct netdev *netdev, bool *carrier)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    *carrier = dev->state == LINK_UP;
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static long long int
+netdev_ssh_tap_get_carrier_resets(const struct netdev *netdev)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    long long int resets = dev->carrier_resets;
+    ovs_mutex_unlock(&dev->mutex);
+    return resets;
+}
+
+static int
+netdev_ssh_tap_get_stats(const struct netdev *netdev,
+                         struct netdev_stats *stats)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    stats->rx_packets = dev->stats.rx_packets;
+    stats->rx_bytes = dev->stats.rx_bytes;
+    stats->rx_errors = dev->stats.rx_errors;
+    stats->rx_dropped = dev->stats.rx_dropped;
+    stats->rx_length_errors = dev->stats.rx_length_errors;
+    stats->tx_packets = dev->stats.tx_packets;
+    stats->tx_bytes = dev->stats.tx_bytes;
+    stats->tx_errors = dev->stats.tx_errors;
+    stats->tx_dropped = dev->stats.tx_dropped;
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+    struct smap session = SMAP_INITIALIZER(&session);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (dev->session) {
+        ssh_tap_session_get_status(dev->session, &session);
+    }
+
+    const char *state;
+    if (dev->state == LINK_UP) {
+        state = "up";
+    } else if (dev->state == LINK_HELLO) {
+        state = "handshake";
+    } else if (dev->session) {
+        state = smap_get_def(&session, "state", "connecting");
+        if (!strcmp(state, "up")) {
+            state = "reconnecting";  /* The SSH side has not noticed yet. */
+        }
+    } else if (dev->listen_fd >= 0) {
+        state = "listening";
+    } else {
+        state = "down";
+    }
+    smap_add(status, "state", state);
+    smap_add(status, "mode", dev->session ? "active" : "passive");
+
+    if (dev->session) {
+        const char *keys[] = { "remote", "host_key", "cipher", "reconnects" };
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+            const char *value = smap_get(&session, keys[i]);
+            if (value) {
+                smap_add(status, keys[i], value);
+            }
+        }
+        smap_add(status, "remote_socket", dev->opts.remote_socket);
+    } else if (dev->listen_path) {
+        smap_add(status, "socket", dev->listen_path);
+    }
+    if (dev->state == LINK_UP) {
+        smap_add_format(status, "peer_version", "%d %s", dev->peer.version,
+                        dev->peer.software);
+        smap_add_format(status, "peer_max_frame", "%d", dev->peer.max_frame);
+    }
+    if (dev->rtt_us >= 0) {
+        smap_add_format(status, "rtt_us", "%lld", dev->rtt_us);
+    }
+    smap_add_format(status, "links", "%u", dev->n_links);
+    const char *error = smap_get(&session, "last_error");
+    if (!error) {
+        error = dev->last_error;
+    }
+    if (error) {
+        smap_add(status, "last_error", error);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+    smap_destroy(&session);
+    return 0;
+}
+
+static int
+netdev_ssh_tap_update_flags(struct netdev *netdev, enum netdev_flags off,
+                            enum netdev_flags on, enum netdev_flags *old_flagsp)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
+
+    if ((off | on) & ~(NETDEV_UP | NETDEV_PROMISC)) {
+        return EINVAL;
+    }
+    ovs_mutex_lock(&dev->mutex);
+    *old_flagsp = dev->flags;
+    dev->flags |= on;
+    dev->flags &= ~off;
+    if (*old_flagsp != dev->flags) {
+        netdev_change_seq_changed(netdev);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+/* Receive queue. */
+
+static struct netdev_rxq *
+netdev_ssh_tap_rxq_alloc(void)
+{
+    struct netdev_rxq_ssh_tap *rx = xzalloc(sizeof *rx);
+    return &rx->up;
+}
+
+static int
+netdev_ssh_tap_rxq_construct(struct netdev_rxq *rxq OVS_UNUSED)
+{
+    return 0;
+}
+
+static void
+netdev_ssh_tap_rxq_destruct(struct netdev_rxq *rxq OVS_UNUSED)
+{
+}
+
+static void
+netdev_ssh_tap_rxq_dealloc(struct netdev_rxq *rxq)
+{
+    free(netdev_rxq_ssh_tap_cast(rxq));
+}
+
+static int
+netdev_ssh_tap_rxq_recv(struct netdev_rxq *rxq, struct dp_packet_batch *batch,
+                        int *qfill)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(rxq->netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    dp_packet_batch_init(batch);
+    if (!link_rx_ready(dev)) {
+        link_receive(dev, batch, false);
+    } else {
+        link_decode(dev, batch, false);
+    }
+    if (dev->changed) {
+        /* Have run() tell the bridge soon. */
+        poll_immediate_wake();
+    }
+    ovs_mutex_unlock(&dev->mutex);
+
+    if (qfill) {
+        *qfill = -ENOTSUP;
+    }
+    return dp_packet_batch_is_empty(batch) ? EAGAIN : 0;
+}
+
+static void
+netdev_ssh_tap_rxq_wait(struct netdev_rxq *rxq)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(rxq->netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    if (link_rx_ready(dev)) {
+        poll_immediate_wake();
+    } else if (dev->fd >= 0) {
+        poll_fd_wait(dev->fd, POLLIN);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+}
+
+static int
+netdev_ssh_tap_rxq_drain(struct netdev_rxq *rxq)
+{
+    struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(rxq->netdev);
+
+    ovs_mutex_lock(&dev->mutex);
+    link_receive(dev, NULL, false);
+    ovs_mutex_unlock(&dev->mutex);
+    return 0;
+}
+
+static const struct netdev_class ssh_tap_class = {
+    .type = "ssh-tap",
+    .is_pmd = false,
+    .run = netdev_ssh_tap_run,
+    .wait = netdev_ssh_tap_wait,
+    .alloc = netdev_ssh_tap_alloc,
+    .construct = netdev_ssh_tap_construct,
+    .destruct = netdev_ssh_tap_destruct,
+    .dealloc = netdev_ssh_tap_dealloc,
+    .get_config = netdev_ssh_tap_get_config,
+    .set_config = netdev_ssh_tap_set_config,
+    .send = netdev_ssh_tap_send,
+    .send_wait = netdev_ssh_tap_send_wait,
+    .set_etheraddr = netdev_ssh_tap_set_etheraddr,
+    .get_etheraddr = netdev_ssh_tap_get_etheraddr,
+    .get_mtu = netdev_ssh_tap_get_mtu,
+    .set_mtu = netdev_ssh_tap_set_mtu,
+    .get_carrier = netdev_ssh_tap_get_carrier,
+    .get_carrier_resets = netdev_ssh_tap_get_carrier_resets,
+    .get_stats = netdev_ssh_tap_get_stats,
+    .get_status = netdev_ssh_tap_get_status,
+    .update_flags = netdev_ssh_tap_update_flags,
+    .rxq_alloc = netdev_ssh_tap_rxq_alloc,
+    .rxq_construct = netdev_ssh_tap_rxq_construct,
+    .rxq_destruct = netdev_ssh_tap_rxq_destruct,
+    .rxq_dealloc = netdev_ssh_tap_rxq_dealloc,
+    .rxq_recv = netdev_ssh_tap_rxq_recv,
+    .rxq_wait = netdev_ssh_tap_rxq_wait,
+    .rxq_drain = netdev_ssh_tap_rxq_drain,
+};
+
+/* Registers the "ssh-tap" netdev class.  Call once, before the bridge
+ * starts. */
+void
+netdev_ssh_tap_register(void)
+{
+    static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
+
+    if (ovsthread_once_start(&once)) {
+        netdev_register_provider(&ssh_tap_class);
+        ovsthread_once_done(&once);
+    }
+}

@@ -1,0 +1,140 @@
+/*
+ * Copyright (c) 2026 The ovs-ssh-tap authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef SSH_TAP_PROTO_H
+#define SSH_TAP_PROTO_H 1
+
+/* The ssh-tap framing protocol: the messages that two ssh-tap ends exchange
+ * over the byte stream of one SSH channel.  docs/protocol.md is the
+ * specification; this is its codec.
+ *
+ * Pure logic: no I/O, no allocation, no dependency on OVS, so that it can be
+ * unit tested and fuzzed on its own.  Every byte handed to the decoder is
+ * treated as hostile.
+ *
+ * Every message is a 4-byte header followed by 'length' bytes of payload:
+ *
+ *     0        1        2        3
+ *     +--------+--------+--------+--------+
+ *     |  type  | flags  |   length (BE)   |   payload...
+ *     +--------+--------+--------+--------+
+ *
+ * Version 1 defines the types below and requires 'flags' to be zero.
+ * Messages of an unknown type are skipped (that is how later versions can add
+ * messages), but their length still has to be within the decoder's limit. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STAP_VERSION 1          /* Protocol version this code speaks. */
+#define STAP_HDR_LEN 4          /* Bytes in a message header. */
+#define STAP_MAGIC "STAP"       /* First 4 payload bytes of a HELLO. */
+#define STAP_HELLO_MIN_LEN 8    /* magic(4) version(1) reserved(1) max(2) */
+#define STAP_SOFTWARE_MAX 64    /* Max bytes of software string in HELLO. */
+#define STAP_ECHO_LEN 8         /* Payload bytes of an echo message. */
+#define STAP_ETH_MIN 14         /* Shortest DATA payload: Ethernet header. */
+#define STAP_MAX_PAYLOAD 65535  /* What a 16-bit length can express. */
+
+enum stap_type {
+    STAP_HELLO = 1,             /* First message each way: version, limits. */
+    STAP_DATA = 2,              /* One Ethernet frame, starting at dst MAC. */
+    STAP_ECHO_REQUEST = 3,      /* Keepalive: 8 opaque bytes. */
+    STAP_ECHO_REPLY = 4,        /* Answer: the request's 8 bytes, unchanged. */
+};
+
+/* One decoded message.  'payload' points into the caller's buffer. */
+struct stap_msg {
+    uint8_t type;               /* enum stap_type, or an unknown value. */
+    uint8_t flags;
+    uint16_t length;            /* Bytes in 'payload'. */
+    const uint8_t *payload;
+};
+
+/* The contents of a HELLO. */
+struct stap_hello {
+    uint8_t version;            /* Highest version the sender speaks. */
+    uint16_t max_frame;         /* Largest Ethernet frame it accepts. */
+    char software[STAP_SOFTWARE_MAX + 1]; /* Printable ASCII, NUL-ended;
+                                           * may be empty. */
+};
+
+enum stap_decode_status {
+    STAP_DECODE_OK,             /* A message was decoded. */
+    STAP_DECODE_NEED_MORE,      /* Incomplete: read more bytes, try again. */
+    STAP_DECODE_ERROR,          /* The stream is broken: close the link. */
+};
+
+/* Decodes the message at the start of 'buf' ('len' bytes available).
+ *
+ * On STAP_DECODE_OK, fills in '*msg' and sets '*consumed' to the bytes the
+ * message occupies (header plus payload).  On STAP_DECODE_NEED_MORE nothing is
+ * consumed ('*consumed' is set to 0).  On STAP_DECODE_ERROR, '*error' points
+ * to a static string that says what was wrong ('error' may be NULL if the
+ * caller does not want it; otherwise '*error' is NULL on success).
+ *
+ * A message whose length exceeds 'max_payload' is an error (the stream cannot
+ * be trusted any further), as is a nonzero 'flags' on a known type.  The
+ * payload of a known type is not otherwise checked here: see
+ * stap_check_msg(). */
+enum stap_decode_status stap_decode(const void *buf, size_t len,
+                                    size_t max_payload, struct stap_msg *msg,
+                                    size_t *consumed, const char **error);
+
+/* Checks that the payload of 'msg' is well formed for its type: a HELLO of at
+ * least STAP_HELLO_MIN_LEN bytes with the magic, an echo of exactly
+ * STAP_ECHO_LEN bytes.  DATA and unknown types always pass (a short or long
+ * DATA frame is the caller's to drop and count).  Returns NULL if good,
+ * otherwise a static string describing the problem. */
+const char *stap_check_msg(const struct stap_msg *msg);
+
+/* Parses the HELLO in 'msg' into '*hello'.  Returns NULL on success,
+ * otherwise a static error string: 'msg' is not a well-formed HELLO (see
+ * stap_check_msg()), announces version 0, or has a max_frame smaller than
+ * STAP_ETH_MIN.  Non-printable bytes of the software string are replaced by
+ * '?'; bytes beyond STAP_SOFTWARE_MAX are ignored. */
+const char *stap_parse_hello(const struct stap_msg *msg,
+                             struct stap_hello *hello);
+
+/* Returns the 8 bytes of an echo message's payload as a big-endian number,
+ * or 0 if the payload is shorter than STAP_ECHO_LEN. */
+uint64_t stap_echo_value(const struct stap_msg *msg);
+
+/* Encoders.  Each stap_encode_*() writes one complete message to 'buf', which
+ * must have room for the number of bytes returned by the matching *_len()
+ * function (STAP_ECHO_MSG_LEN for echoes), and returns the number of bytes
+ * written.  stap_put_header() writes only a header, with zero flags. */
+void stap_put_header(uint8_t hdr[STAP_HDR_LEN], uint8_t type, uint16_t length);
+
+size_t stap_hello_len(const struct stap_hello *);
+size_t stap_encode_hello(uint8_t *buf, const struct stap_hello *);
+
+#define STAP_ECHO_MSG_LEN (STAP_HDR_LEN + STAP_ECHO_LEN)
+size_t stap_encode_echo(uint8_t *buf, uint8_t type, uint64_t value);
+
+/* For DATA the frame usually lives in a packet buffer of its own, so only
+ * the header is encoded; the caller sends 'frame_len' bytes of frame right
+ * after it.  'frame_len' must not exceed STAP_MAX_PAYLOAD. */
+static inline void
+stap_encode_data_header(uint8_t hdr[STAP_HDR_LEN], size_t frame_len)
+{
+    stap_put_header(hdr, STAP_DATA, (uint16_t) frame_len);
+}
+
+/* Returns a static name for 'type' ("hello", "data", ...; "unknown"). */
+const char *stap_type_name(uint8_t type);
+
+#endif /* ssh-tap-proto.h */
