@@ -31,6 +31,7 @@
 #include "netdev-ssh-tap.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <string.h>
@@ -366,10 +367,12 @@ link_handle_control(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
                                            stap_echo_value(msg)));
         break;
     case STAP_ECHO_REPLY: {
-        long long int sent = stap_echo_value(msg);
-        long long int now = time_usec();
+        /* The value is ours, echoed back, but the peer may lie: accept only
+         * a time in the past. */
+        uint64_t sent = stap_echo_value(msg);
+        uint64_t now = time_usec();
         if (sent <= now) {
-            dev->rtt_us = now - sent;
+            dev->rtt_us = MIN(now - sent, LLONG_MAX);
         }
         break;
     }
@@ -776,7 +779,9 @@ netdev_ssh_tap_construct(struct netdev *netdev)
     ovs_mutex_init(&dev->mutex);
     eth_addr_random(&dev->etheraddr);
     dev->mtu = ETH_PAYLOAD_MAX;
-    dev->flags = 0;
+    /* Administratively up from the start, like a tunnel port: the link
+     * itself is what the carrier reports. */
+    dev->flags = NETDEV_UP;
     smap_init(&dev->config);
     dev->listen_fd = -1;
     dev->fd = -1;

@@ -34,6 +34,7 @@
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
 #include "ovs-atomic.h"
+#include "ovs-rcu.h"
 #include "ovs-thread.h"
 #include "reconnect.h"
 #include "seq.h"
@@ -694,6 +695,12 @@ static void *
 session_thread(void *s_)
 {
     struct ssh_tap_session *s = s_;
+
+    /* This thread touches no RCU-protected data and spends its time in
+     * libssh and poll(), so it stays quiescent for good: otherwise every
+     * ovsrcu_synchronize() in the main thread would wait for it. */
+    ovsrcu_quiesce_start();
+
     struct reconnect *fsm = reconnect_create(time_msec());
 
     reconnect_set_name(fsm, s->name);
