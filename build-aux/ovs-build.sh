@@ -17,9 +17,15 @@ if [ ! -r "$tarball" ]; then
     exit 1
 fi
 
-# Key the cache by the tarball's content so that a new openvswitch-source
-# (even a Debian revision with the same upstream version) gets its own tree.
-sum=$(sha256sum "$tarball" | cut -c1-12)
+# Configured with Debian's directories, so that the binary built from it is
+# a drop-in for Debian's ovs-vswitchd: /var/run/openvswitch, /etc/openvswitch.
+config_flags="--prefix=/usr --localstatedir=/var --sysconfdir=/etc \
+  --enable-silent-rules --disable-dependency-tracking"
+
+# Key the cache by the tarball's content and the flags, so that a new
+# openvswitch-source (even a Debian revision with the same upstream version)
+# gets its own tree.
+sum=$( (sha256sum <"$tarball"; echo "$config_flags") | sha256sum | cut -c1-12)
 version=$(tar -xzOf "$tarball" openvswitch/configure 2>/dev/null \
           | sed -n "s/^PACKAGE_VERSION='\(.*\)'/\1/p")
 [ -n "$version" ] || version=unknown
@@ -43,8 +49,8 @@ mkdir -p "$dir.tmp"
 tar -xzf "$tarball" -C "$dir.tmp" --strip-components=1
 (
     cd "$dir.tmp"
-    ./configure --enable-silent-rules --disable-dependency-tracking \
-        >configure.log 2>&1 || { tail -50 configure.log >&2; exit 1; }
+    # shellcheck disable=SC2086
+    ./configure $config_flags >configure.log 2>&1 || { tail -50 configure.log >&2; exit 1; }
     jobs=$(nproc 2>/dev/null || echo 2)
     # Building single targets skips BUILT_SOURCES (generated headers such
     # as odp-netlink.h), so generate those first.
@@ -55,9 +61,10 @@ tar -xzf "$tarball" -C "$dir.tmp" --strip-components=1
     # shellcheck disable=SC2086
     make -j"$jobs" $targets >make.log 2>&1 || { tail -50 make.log >&2; exit 1; }
 )
-# OVS's libtool .la files record the build directory; build in a temporary
-# name and move into place only when complete, then re-point nothing: libtool
-# archives are used as plain static archives (.libs/*.a) by our build.
+# Build under a temporary name and move into place only when complete, so
+# that an interrupted build is never mistaken for a cached one.  Our build
+# uses the static archives (.libs/*.a) and objects directly, so the paths
+# that libtool recorded in the tree do not matter.
 mv "$dir.tmp" "$dir"
 touch "$stamp"
 echo "$dir"
