@@ -42,11 +42,19 @@ if [ -f "$stamp" ]; then
     exit 0
 fi
 
-echo "ovs-build: building Open vSwitch $version in $dir" >&2
 mkdir -p "$cache"
+# One build at a time per cache: a second caller waits, then finds the tree.
+exec 9>"$cache/.lock"
+flock 9
+if [ -f "$stamp" ]; then
+    echo "$dir"
+    exit 0
+fi
+
+echo "ovs-build: building Open vSwitch $version in $dir" >&2
 rm -rf "$dir" "$dir.tmp"
 mkdir -p "$dir.tmp"
-tar -xzf "$tarball" -C "$dir.tmp" --strip-components=1
+tar -xzf "$tarball" -C "$dir.tmp" --strip-components=1 --no-same-owner
 (
     cd "$dir.tmp"
     # shellcheck disable=SC2086

@@ -132,9 +132,8 @@ ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
     s->state = S_CONNECTING;
     s->link_fd = -1;
 
-    char *thread_name = xasprintf("ssh_tap_%s", ifname);
-    pthread_t thread = ovs_thread_create(thread_name, session_thread, s);
-    free(thread_name);
+    /* OVS numbers thread names ("ssh_tap7"); logs name the port. */
+    pthread_t thread = ovs_thread_create("ssh_tap", session_thread, s);
     /* The thread frees what it holds when it finishes; nobody waits for it,
      * so that destroying a port never blocks on a slow connect. */
     pthread_detach(thread);
