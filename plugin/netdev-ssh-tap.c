@@ -31,6 +31,7 @@
 #include "netdev-ssh-tap.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -46,6 +47,7 @@
 #include "dpif-netdev.h"
 #include "fatal-signal.h"
 #include "netdev-provider.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
@@ -58,6 +60,7 @@
 #include "ssh-tap-proto.h"
 #include "ssh-tap-session.h"
 #include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(netdev_ssh_tap);
@@ -125,6 +128,7 @@ struct netdev_ssh_tap {
     long long int last_rx OVS_GUARDED;  /* When bytes last arrived. */
     long long int next_echo OVS_GUARDED;
     long long int rtt_us OVS_GUARDED;   /* -1 until measured. */
+    long long int up_since OVS_GUARDED; /* When the HELLOs completed. */
     long long int carrier_resets OVS_GUARDED;
     unsigned int n_links OVS_GUARDED;
     char *last_error OVS_GUARDED;
@@ -340,6 +344,7 @@ link_handle_hello(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
     }
     if (dev->state == LINK_HELLO) {
         dev->state = LINK_UP;
+        dev->up_since = time_msec();
         dev->changed = true;
         free(dev->last_error);
         dev->last_error = NULL;
@@ -548,20 +553,57 @@ listener_close(struct netdev_ssh_tap *dev)
     dev->listen_path = NULL;
 }
 
+/* Looks up options:socket_owner and options:socket_group.  Returns NULL or
+ * a malloc()ed error. */
+static char *
+lookup_socket_ids(const struct netdev_ssh_tap *dev, uid_t *uid, gid_t *gid)
+    OVS_REQUIRES(dev->mutex)
+{
+    *uid = -1;
+    *gid = -1;
+    if (dev->opts.socket_owner) {
+        struct passwd *pw = getpwnam(dev->opts.socket_owner);
+        if (!pw) {
+            return xasprintf("%s: options:socket_owner: no user '%s'",
+                             netdev_get_name(&dev->up),
+                             dev->opts.socket_owner);
+        }
+        *uid = pw->pw_uid;
+    }
+    if (dev->opts.socket_group) {
+        struct group *gr = getgrnam(dev->opts.socket_group);
+        if (!gr) {
+            return xasprintf("%s: options:socket_group: no group '%s'",
+                             netdev_get_name(&dev->up),
+                             dev->opts.socket_group);
+        }
+        *gid = gr->gr_gid;
+    }
+    return NULL;
+}
+
 static char *
 listener_open(struct netdev_ssh_tap *dev, const char *path)
     OVS_REQUIRES(dev->mutex)
 {
     char *dir = dir_name(path);
     int error = 0;
+    uid_t uid;
+    gid_t gid;
+
+    char *msg = lookup_socket_ids(dev, &uid, &gid);
+    if (msg) {
+        free(dir);
+        return msg;
+    }
 
     if (mkdir(dir, 0755) && errno != EEXIST) {
         error = errno;
     }
     if (error) {
-        char *msg = xasprintf("%s: cannot create directory %s for "
-                              "options:socket: %s", netdev_get_name(&dev->up),
-                              dir, ovs_strerror(error));
+        msg = xasprintf("%s: cannot create directory %s for options:socket: "
+                        "%s", netdev_get_name(&dev->up), dir,
+                        ovs_strerror(error));
         free(dir);
         return msg;
     }
@@ -572,9 +614,13 @@ listener_open(struct netdev_ssh_tap *dev, const char *path)
         return xasprintf("%s: cannot listen on %s (options:socket): %s",
                          netdev_get_name(&dev->up), path, ovs_strerror(-fd));
     }
-    /* Reachable by the owner and group (sshd logs in as a member), never by
-     * everyone. */
-    if (chmod(path, 0660) || listen(fd, 8)) {
+    /* Reachable by the owner and group (sshd connects as the account that
+     * logged in, which is one of them), never by everyone: options.c
+     * refuses a mode with any bit for others. */
+    if (chmod(path, dev->opts.socket_mode)
+        || ((uid != (uid_t) -1 || gid != (gid_t) -1)
+            && chown(path, uid, gid))
+        || listen(fd, 8)) {
         error = errno;
         close(fd);
         fatal_signal_unlink_file_now(path);
@@ -677,19 +723,19 @@ netdev_ssh_tap_set_config(struct netdev *netdev, const struct smap *args,
     ssh_tap_unconfigure(dev);
     smap_destroy(&dev->config);
     smap_clone(&dev->config, args);
+    dev->opts = opts;
     if (opts.active) {
-        dev->session = ssh_tap_session_create(name, &opts);
+        dev->session = ssh_tap_session_create(name, &dev->opts);
     } else {
-        error = listener_open(dev, opts.socket);
+        error = listener_open(dev, dev->opts.socket);
     }
     if (error) {
-        ssh_tap_options_destroy(&opts);
+        ssh_tap_options_destroy(&dev->opts);
         free(dev->last_error);
         dev->last_error = xstrdup(error);
         VLOG_WARN("%s", error);
         *errp = error;
     } else {
-        dev->opts = opts;
         dev->configured = true;
     }
     dev->changed = true;
@@ -1030,7 +1076,11 @@ netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
                 smap_add(status, keys[i], value);
             }
         }
-        smap_add(status, "remote_socket", dev->opts.remote_socket);
+        if (dev->opts.remote_command) {
+            smap_add(status, "remote_command", dev->opts.remote_command);
+        } else {
+            smap_add(status, "remote_socket", dev->opts.remote_socket);
+        }
     } else if (dev->listen_path) {
         smap_add(status, "socket", dev->listen_path);
     }
@@ -1151,6 +1201,174 @@ netdev_ssh_tap_rxq_drain(struct netdev_rxq *rxq)
     return 0;
 }
 
+/* ovs-appctl commands. */
+
+static void
+format_bytes(struct ds *s, uint64_t bytes)
+{
+    if (bytes < 1024) {
+        ds_put_format(s, "%"PRIu64" B", bytes);
+    } else if (bytes < 1024 * 1024) {
+        ds_put_format(s, "%.2f KiB", bytes / 1024.0);
+    } else if (bytes < 1024ULL * 1024 * 1024) {
+        ds_put_format(s, "%.2f MiB", bytes / (1024.0 * 1024));
+    } else {
+        ds_put_format(s, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    }
+}
+
+static void
+format_ago(struct ds *s, long long int ms)
+{
+    long long int secs = ms / 1000;
+
+    if (secs < 60) {
+        ds_put_format(s, "%lld second%s", secs, secs == 1 ? "" : "s");
+    } else if (secs < 3600) {
+        ds_put_format(s, "%lld min %lld s", secs / 60, secs % 60);
+    } else if (secs < 86400) {
+        ds_put_format(s, "%lld h %lld min", secs / 3600, secs / 60 % 60);
+    } else {
+        ds_put_format(s, "%lld days %lld h", secs / 86400, secs / 3600 % 24);
+    }
+}
+
+/* One screen about one port, in the spirit of "wg show". */
+static void
+ssh_tap_show_port(struct netdev_ssh_tap *dev, struct ds *out)
+{
+    struct smap status = SMAP_INITIALIZER(&status);
+    struct netdev_stats stats;
+
+    netdev_ssh_tap_get_status(&dev->up, &status);
+    netdev_ssh_tap_get_stats(&dev->up, &stats);
+
+    ovs_mutex_lock(&dev->mutex);
+    bool up = dev->state == LINK_UP;
+    long long int up_since = dev->up_since;
+    ovs_mutex_unlock(&dev->mutex);
+
+    ds_put_format(out, "port %s: %s, %s\n", netdev_get_name(&dev->up),
+                  smap_get_def(&status, "mode", "?"),
+                  smap_get_def(&status, "state", "?"));
+
+    const char *remote = smap_get(&status, "remote");
+    if (remote) {
+        const char *target = smap_get(&status, "remote_command");
+        ds_put_format(out, "  remote: %s, %s %s\n", remote,
+                      target ? "command" : "socket",
+                      target ? target : smap_get_def(&status, "remote_socket",
+                                                     "?"));
+    } else {
+        ds_put_format(out, "  listening: %s\n",
+                      smap_get_def(&status, "socket", "(not listening)"));
+    }
+    const char *host_key = smap_get(&status, "host_key");
+    if (host_key) {
+        ds_put_format(out, "  host key: %s\n", host_key);
+    }
+    const char *cipher = smap_get(&status, "cipher");
+    if (cipher) {
+        ds_put_format(out, "  cipher: %s\n", cipher);
+    }
+    if (up) {
+        ds_put_format(out, "  peer: %s, frames up to %s bytes\n",
+                      smap_get_def(&status, "peer_version", "?"),
+                      smap_get_def(&status, "peer_max_frame", "?"));
+        ds_put_cstr(out, "  latest handshake: ");
+        format_ago(out, time_msec() - up_since);
+        ds_put_cstr(out, " ago\n");
+    }
+    const char *rtt = smap_get(&status, "rtt_us");
+    if (rtt) {
+        ds_put_format(out, "  rtt: %.3f ms\n", atoll(rtt) / 1000.0);
+    }
+    ds_put_format(out, "  links: %s, reconnects: %s\n",
+                  smap_get_def(&status, "links", "0"),
+                  smap_get_def(&status, "reconnects", "0"));
+    ds_put_cstr(out, "  transfer: ");
+    format_bytes(out, stats.rx_bytes);
+    ds_put_format(out, " received (%"PRIu64" frames), ", stats.rx_packets);
+    format_bytes(out, stats.tx_bytes);
+    ds_put_format(out, " sent (%"PRIu64" frames)\n", stats.tx_packets);
+    ds_put_format(out, "  dropped: rx %"PRIu64", tx %"PRIu64"; errors: rx "
+                  "%"PRIu64", tx %"PRIu64"\n", stats.rx_dropped,
+                  stats.tx_dropped, stats.rx_errors, stats.tx_errors);
+    const char *error = smap_get(&status, "last_error");
+    if (error) {
+        ds_put_format(out, "  last error: %s\n", error);
+    }
+    smap_destroy(&status);
+}
+
+static struct netdev_ssh_tap *
+ssh_tap_find(const char *name)
+    OVS_REQUIRES(ssh_tap_list_mutex)
+{
+    struct netdev_ssh_tap *dev;
+
+    LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
+        if (!strcmp(netdev_get_name(&dev->up), name)) {
+            return dev;
+        }
+    }
+    return NULL;
+}
+
+static void
+ssh_tap_unixctl_show(struct unixctl_conn *conn, int argc,
+                     const char *argv[], void *aux OVS_UNUSED)
+{
+    struct ds out = DS_EMPTY_INITIALIZER;
+    struct netdev_ssh_tap *dev;
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    if (argc > 1) {
+        dev = ssh_tap_find(argv[1]);
+        if (!dev) {
+            ovs_mutex_unlock(&ssh_tap_list_mutex);
+            unixctl_command_reply_error(conn, "no such ssh-tap port");
+            return;
+        }
+        ssh_tap_show_port(dev, &out);
+    } else {
+        LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
+            if (out.length) {
+                ds_put_char(&out, '\n');
+            }
+            ssh_tap_show_port(dev, &out);
+        }
+    }
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+    unixctl_command_reply(conn, ds_cstr(&out));
+    ds_destroy(&out);
+}
+
+static void
+ssh_tap_unixctl_reconnect(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                          const char *argv[], void *aux OVS_UNUSED)
+{
+    struct netdev_ssh_tap *dev;
+
+    ovs_mutex_lock(&ssh_tap_list_mutex);
+    dev = ssh_tap_find(argv[1]);
+    if (!dev) {
+        ovs_mutex_unlock(&ssh_tap_list_mutex);
+        unixctl_command_reply_error(conn, "no such ssh-tap port");
+        return;
+    }
+    ovs_mutex_lock(&dev->mutex);
+    /* Active: the SSH connection is remade at once.  Passive: the far end
+     * notices the closed channel and reconnects by itself. */
+    link_close(dev, "reconnect requested (ssh-tap/reconnect)");
+    if (dev->session) {
+        ssh_tap_session_reconnect(dev->session);
+    }
+    ovs_mutex_unlock(&dev->mutex);
+    ovs_mutex_unlock(&ssh_tap_list_mutex);
+    unixctl_command_reply(conn, NULL);
+}
+
 static const struct netdev_class ssh_tap_class = {
     .type = "ssh-tap",
     .is_pmd = false,
@@ -1191,6 +1409,10 @@ netdev_ssh_tap_register(void)
 
     if (ovsthread_once_start(&once)) {
         netdev_register_provider(&ssh_tap_class);
+        unixctl_command_register("ssh-tap/show", "[port]", 0, 1,
+                                 ssh_tap_unixctl_show, NULL);
+        unixctl_command_register("ssh-tap/reconnect", "port", 1, 1,
+                                 ssh_tap_unixctl_reconnect, NULL);
         ovsthread_once_done(&once);
     }
 }

@@ -17,9 +17,9 @@
 /* What turns the stock ovs-vswitchd objects into ovs-vswitchd-ssh-tap.
  *
  * OVS has no plugin loader, so the provider is linked in, and the binary is
- * linked with -Wl,--wrap=bridge_init and -Wl,--wrap=ovs_print_version: the
- * linker sends vswitchd's calls to those functions here first.  No OVS
- * source file is edited. */
+ * linked with -Wl,--wrap for bridge_init, ovs_print_version and
+ * ovs_set_program_name: the linker sends vswitchd's calls to those
+ * functions here first.  No OVS source file is edited. */
 
 #include <config.h>
 
@@ -29,11 +29,23 @@
 #include <libssh/libssh.h>
 
 #include "netdev-ssh-tap.h"
+#include "util.h"
 
 void __real_bridge_init(const char *remote);
 void __wrap_bridge_init(const char *remote);
 void __real_ovs_print_version(uint8_t min_ofp, uint8_t max_ofp);
 void __wrap_ovs_print_version(uint8_t min_ofp, uint8_t max_ofp);
+void __real_ovs_set_program_name(const char *name, const char *version);
+void __wrap_ovs_set_program_name(const char *name, const char *version);
+
+/* Runs as "ovs-vswitchd" whatever the file is called, so that its pidfile,
+ * control socket and log have the stock names: "ovs-appctl ssh-tap/show",
+ * ovs-ctl and every other tool that talks to ovs-vswitchd find it. */
+void
+__wrap_ovs_set_program_name(const char *name OVS_UNUSED, const char *version)
+{
+    __real_ovs_set_program_name("ovs-vswitchd", version);
+}
 
 /* Registers the ssh-tap port type before the bridge reads its configuration
  * (and publishes Open_vSwitch:iface_types). */

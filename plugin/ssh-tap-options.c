@@ -49,14 +49,26 @@ struct option_desc {
 };
 
 static const struct option_desc option_descs[] = {
+    { "cipher", SCOPE_ACTIVE },
+    { "compression", SCOPE_ACTIVE },
     { "host_key", SCOPE_ACTIVE },
+    { "host_key_policy", SCOPE_ACTIVE },
     { "keepalive_interval", SCOPE_BOTH },
     { "key", SCOPE_ACTIVE },
     { "known_hosts", SCOPE_ACTIVE },
+    { "max_backoff", SCOPE_ACTIVE },
+    { "proxy_command", SCOPE_ACTIVE },
     { "remote", SCOPE_ACTIVE },
+    { "remote_command", SCOPE_ACTIVE },
     { "remote_socket", SCOPE_ACTIVE },
     { "socket", SCOPE_PASSIVE },
+    { "socket_group", SCOPE_PASSIVE },
+    { "socket_mode", SCOPE_PASSIVE },
+    { "socket_owner", SCOPE_PASSIVE },
 };
+
+#define MAX_BACKOFF_MIN 1
+#define MAX_BACKOFF_MAX 3600
 
 static const struct option_desc *
 find_option(const char *name)
@@ -332,6 +344,88 @@ parse_one(const struct smap *args, const char *key, const char *value,
         } else {
             opts->remote_socket = xstrdup(value);
         }
+    } else if (!strcmp(key, "remote_command")
+               || !strcmp(key, "proxy_command")) {
+        if (!value[0] || strchr(value, '\n')) {
+            return xasprintf("options:%s: must be a nonempty command on one "
+                             "line", key);
+        }
+        if (!strcmp(key, "remote_command")) {
+            if (smap_get(args, "remote_socket")) {
+                return xstrdup("options:remote_command and "
+                               "options:remote_socket are mutually "
+                               "exclusive");
+            }
+            opts->remote_command = xstrdup(value);
+        } else {
+            opts->proxy_command = xstrdup(value);
+        }
+    } else if (!strcmp(key, "cipher")) {
+        if (!value[0] || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                                "0123456789@.,-") != strlen(value)) {
+            return xasprintf("options:cipher: '%s' is not a comma-separated "
+                             "list of SSH cipher names", value);
+        }
+        opts->ciphers = xstrdup(value);
+    } else if (!strcmp(key, "compression")) {
+        if (!strcmp(value, "true")) {
+            opts->compression = true;
+        } else if (strcmp(value, "false")) {
+            return xasprintf("options:compression: '%s' is neither true nor "
+                             "false", value);
+        }
+    } else if (!strcmp(key, "max_backoff")) {
+        unsigned int secs;
+
+        if (!parse_digits(value, &secs)
+            || secs < MAX_BACKOFF_MIN || secs > MAX_BACKOFF_MAX) {
+            return xasprintf("options:max_backoff: '%s' is not a whole "
+                             "number of seconds in the range %d..%d",
+                             value, MAX_BACKOFF_MIN, MAX_BACKOFF_MAX);
+        }
+        opts->max_backoff_ms = (int) secs * 1000;
+    } else if (!strcmp(key, "host_key_policy")) {
+        if (!strcmp(value, "accept-new")) {
+            if (smap_get(args, "host_key")) {
+                return xstrdup("options:host_key_policy=accept-new makes no "
+                               "sense with a pinned options:host_key");
+            }
+            opts->host_key_policy = SSH_TAP_HOST_KEY_ACCEPT_NEW;
+        } else if (strcmp(value, "strict")) {
+            return xasprintf("options:host_key_policy: '%s' is neither "
+                             "strict nor accept-new", value);
+        }
+    } else if (!strcmp(key, "socket_owner") || !strcmp(key, "socket_group")) {
+        if (!name_is_sane(value)) {
+            return xasprintf("options:%s: '%s' is not a user or group name",
+                             key, value);
+        }
+        if (!strcmp(key, "socket_owner")) {
+            opts->socket_owner = xstrdup(value);
+        } else {
+            opts->socket_group = xstrdup(value);
+        }
+    } else if (!strcmp(key, "socket_mode")) {
+        char *end;
+        unsigned long mode = strtoul(value, &end, 8);
+
+        if (!value[0] || *end || value[0] == '-' || value[0] == '+'
+            || mode > 0777) {
+            return xasprintf("options:socket_mode: '%s' is not an octal "
+                             "mode such as 0660", value);
+        }
+        if (mode & 0007) {
+            /* Anyone who can connect can inject frames into the bridge. */
+            return xasprintf("options:socket_mode: %04lo would let every "
+                             "local user into the bridge; the socket may be "
+                             "open to its owner and group only", mode);
+        }
+        if (!(mode & 0600)) {
+            return xasprintf("options:socket_mode: %04lo leaves the owner "
+                             "(vswitchd or options:socket_owner) without "
+                             "access", mode);
+        }
+        opts->socket_mode = mode;
     } else if (!strcmp(key, "keepalive_interval")) {
         unsigned int secs;
 
@@ -362,6 +456,9 @@ fill_defaults(const char *ifname, const struct ssh_tap_dirs *dirs,
     }
 
     if (!opts->active) {
+        if (!opts->socket_mode) {
+            opts->socket_mode = SSH_TAP_DEFAULT_SOCKET_MODE;
+        }
         if (!opts->socket) {
             error = default_socket("socket", ifname, dirs, &opts->socket);
             if (error) {
@@ -390,7 +487,13 @@ fill_defaults(const char *ifname, const struct ssh_tap_dirs *dirs,
         opts->known_hosts = xasprintf("%s/ssh-tap/known_hosts",
                                       dirs->confdir);
     }
-    if (!opts->remote_socket) {
+    if (!opts->ciphers) {
+        opts->ciphers = xstrdup(SSH_TAP_DEFAULT_CIPHERS);
+    }
+    if (!opts->max_backoff_ms) {
+        opts->max_backoff_ms = SSH_TAP_DEFAULT_MAX_BACKOFF_MS;
+    }
+    if (!opts->remote_socket && !opts->remote_command) {
         /* The far port is assumed to have the same name and the same OVS
          * directory layout, which is how a mesh is normally set up. */
         error = default_socket("remote_socket", ifname, dirs,
@@ -454,7 +557,17 @@ ssh_tap_options_equal(const struct ssh_tap_options *a,
             && nullable_string_is_equal(a->known_hosts, b->known_hosts)
             && nullable_string_is_equal(a->host_key, b->host_key)
             && nullable_string_is_equal(a->remote_socket, b->remote_socket)
-            && nullable_string_is_equal(a->socket, b->socket));
+            && nullable_string_is_equal(a->remote_command,
+                                        b->remote_command)
+            && nullable_string_is_equal(a->proxy_command, b->proxy_command)
+            && nullable_string_is_equal(a->ciphers, b->ciphers)
+            && a->compression == b->compression
+            && a->max_backoff_ms == b->max_backoff_ms
+            && a->host_key_policy == b->host_key_policy
+            && nullable_string_is_equal(a->socket, b->socket)
+            && nullable_string_is_equal(a->socket_owner, b->socket_owner)
+            && nullable_string_is_equal(a->socket_group, b->socket_group)
+            && a->socket_mode == b->socket_mode);
 }
 
 /* Initializes 'dst' as a deep copy of 'src'.  Whatever 'dst' held before is
@@ -471,7 +584,16 @@ ssh_tap_options_clone(struct ssh_tap_options *dst,
     dst->known_hosts = nullable_xstrdup(src->known_hosts);
     dst->host_key = nullable_xstrdup(src->host_key);
     dst->remote_socket = nullable_xstrdup(src->remote_socket);
+    dst->remote_command = nullable_xstrdup(src->remote_command);
+    dst->proxy_command = nullable_xstrdup(src->proxy_command);
+    dst->ciphers = nullable_xstrdup(src->ciphers);
+    dst->compression = src->compression;
+    dst->max_backoff_ms = src->max_backoff_ms;
+    dst->host_key_policy = src->host_key_policy;
     dst->socket = nullable_xstrdup(src->socket);
+    dst->socket_owner = nullable_xstrdup(src->socket_owner);
+    dst->socket_group = nullable_xstrdup(src->socket_group);
+    dst->socket_mode = src->socket_mode;
     dst->keepalive_ms = src->keepalive_ms;
 }
 
@@ -487,7 +609,12 @@ ssh_tap_options_destroy(struct ssh_tap_options *opts)
         free(opts->known_hosts);
         free(opts->host_key);
         free(opts->remote_socket);
+        free(opts->remote_command);
+        free(opts->proxy_command);
+        free(opts->ciphers);
         free(opts->socket);
+        free(opts->socket_owner);
+        free(opts->socket_group);
         memset(opts, 0, sizeof *opts);
     }
 }

@@ -30,6 +30,16 @@ struct smap;
 
 #define SSH_TAP_DEFAULT_PORT 22
 #define SSH_TAP_DEFAULT_KEEPALIVE_MS 5000
+#define SSH_TAP_DEFAULT_MAX_BACKOFF_MS 8000
+#define SSH_TAP_DEFAULT_SOCKET_MODE 0660
+#define SSH_TAP_DEFAULT_CIPHERS \
+    "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com"
+
+/* What to do with a far host whose key is in no known_hosts entry. */
+enum ssh_tap_host_key_policy {
+    SSH_TAP_HOST_KEY_STRICT,    /* Refuse it. */
+    SSH_TAP_HOST_KEY_ACCEPT_NEW /* Record it, then trust it (TOFU). */
+};
 
 /* Where defaults come from.  In vswitchd these are ovs_rundir() and
  * ovs_dbdir() (normally /var/run/openvswitch and /etc/openvswitch), and the
@@ -51,10 +61,20 @@ struct ssh_tap_options {
     char *key;                  /* Private key file. */
     char *known_hosts;          /* known_hosts file, or NULL if 'host_key'. */
     char *host_key;             /* Pinned "SHA256:<base64>" or NULL. */
-    char *remote_socket;        /* Far passive port's unix socket. */
+    char *remote_socket;        /* Far passive port's unix socket, or NULL
+                                 * if 'remote_command' is set. */
+    char *remote_command;       /* Command for a session channel, or NULL. */
+    char *proxy_command;        /* ssh ProxyCommand, or NULL. */
+    char *ciphers;              /* Comma-separated cipher list. */
+    bool compression;           /* zlib@openssh.com compression. */
+    int max_backoff_ms;         /* Longest wait between attempts. */
+    enum ssh_tap_host_key_policy host_key_policy;
 
     /* Passive ports only (NULL otherwise). */
     char *socket;               /* Unix socket to listen on. */
+    char *socket_owner;         /* User name or NULL: the socket's owner. */
+    char *socket_group;         /* Group name or NULL: the socket's group. */
+    unsigned int socket_mode;   /* Permission bits; never world-accessible. */
 
     /* Both. */
     int keepalive_ms;           /* Echo interval. */

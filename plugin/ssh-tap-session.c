@@ -59,9 +59,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * main thread: the bounded queue in each direction. */
 #define LINK_SOCKBUF (1024 * 1024)
 
-#define SSH_TAP_DEFAULT_CIPHERS \
-    "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com"
-
 enum session_state {
     S_BACKOFF,              /* Waiting before the next attempt. */
     S_CONNECTING,           /* Resolving, TCP connect, key exchange. */
@@ -88,11 +85,13 @@ struct ssh_tap_session {
     char *name;                 /* Interface name, for logs. */
     char *peer;                 /* "user@host:port", for logs and status. */
     struct ssh_tap_options opts;
-    struct latch exit_latch;    /* Set by the owner to stop the thread. */
+    struct latch latch;         /* Wakes the thread: see 'exiting' and
+                                 * 'kick'. */
     struct seq *seq;            /* Changed when there is news for the owner. */
 
     struct ovs_mutex mutex;
-    bool exiting OVS_GUARDED;
+    bool exiting OVS_GUARDED;   /* The owner is gone: finish. */
+    bool kick OVS_GUARDED;      /* Drop the connection, retry at once. */
     enum session_state state OVS_GUARDED;
     int link_fd OVS_GUARDED;    /* Owner's end of a new link, or -1. */
     bool changed OVS_GUARDED;
@@ -126,7 +125,7 @@ ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
                : xasprintf("%s@%s:%"PRIu16, opts->user, opts->host,
                            opts->port));
     ssh_tap_options_clone(&s->opts, opts);
-    latch_init(&s->exit_latch);
+    latch_init(&s->latch);
     s->seq = seq_create();
     ovs_mutex_init(&s->mutex);
     s->state = S_CONNECTING;
@@ -155,7 +154,7 @@ ssh_tap_session_destroy(struct ssh_tap_session *s)
         s->link_fd = -1;
     }
     ovs_mutex_unlock(&s->mutex);
-    latch_set(&s->exit_latch);
+    latch_set(&s->latch);
     session_unref(s);
 }
 
@@ -166,7 +165,7 @@ session_unref(struct ssh_tap_session *s)
         if (s->link_fd >= 0) {
             close(s->link_fd);
         }
-        latch_destroy(&s->exit_latch);
+        latch_destroy(&s->latch);
         seq_destroy(s->seq);
         ovs_mutex_destroy(&s->mutex);
         ssh_tap_options_destroy(&s->opts);
@@ -177,6 +176,17 @@ session_unref(struct ssh_tap_session *s)
         free(s->name);
         free(s);
     }
+}
+
+/* Makes 's' drop its connection, if it has one, and connect again at once,
+ * without waiting out a backoff. */
+void
+ssh_tap_session_reconnect(struct ssh_tap_session *s)
+{
+    ovs_mutex_lock(&s->mutex);
+    s->kick = true;
+    ovs_mutex_unlock(&s->mutex);
+    latch_set(&s->latch);
 }
 
 int
@@ -275,6 +285,18 @@ session_exiting(struct ssh_tap_session *s)
     return exiting;
 }
 
+/* Returns true, once, if the owner asked for a reconnect. */
+static bool
+session_kicked(struct ssh_tap_session *s)
+{
+    latch_poll(&s->latch);
+    ovs_mutex_lock(&s->mutex);
+    bool kick = s->kick;
+    s->kick = false;
+    ovs_mutex_unlock(&s->mutex);
+    return kick;
+}
+
 /* Returns the SHA256 fingerprint of the server's host key as a malloc()ed
  * "SHA256:..." string, or NULL. */
 static char *
@@ -338,6 +360,20 @@ verify_host_key(struct ssh_tap_session *s, ssh_session ssh)
             break;
         case SSH_KNOWN_HOSTS_UNKNOWN:
         case SSH_KNOWN_HOSTS_NOT_FOUND:
+            if (s->opts.host_key_policy == SSH_TAP_HOST_KEY_ACCEPT_NEW) {
+                /* Trust on first use, as the operator asked: from now on
+                 * the recorded key is the only one accepted. */
+                if (ssh_session_update_known_hosts(ssh) == SSH_OK) {
+                    VLOG_WARN("%s: recorded new host key %s for %s in %s "
+                              "(host_key_policy=accept-new)", s->name, fp,
+                              s->peer, s->opts.known_hosts);
+                    break;
+                }
+                error = xasprintf("could not record the host key of %s in "
+                                  "%s: %s", s->peer, s->opts.known_hosts,
+                                  ssh_get_error(ssh));
+                break;
+            }
             error = xasprintf("unknown host key for %s (%s): not in %s; add "
                               "it there or pin it with options:host_key",
                               s->peer, fp, s->opts.known_hosts);
@@ -389,6 +425,7 @@ session_connect(struct ssh_tap_session *s, ssh_session *sshp,
     const struct ssh_tap_options *o = &s->opts;
     long timeout = SSH_TAP_CONNECT_TIMEOUT;
     int no = 0, yes = 1;
+    const char *compression = o->compression ? "yes" : "no";
     unsigned int port = o->port;
     char *error = NULL;
     ssh_key key = NULL;
@@ -415,10 +452,12 @@ session_connect(struct ssh_tap_session *s, ssh_session *sshp,
         || ssh_options_set(ssh, SSH_OPTIONS_USER, o->user)
         || ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT, &timeout)
         || ssh_options_set(ssh, SSH_OPTIONS_NODELAY, &yes)
-        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_C_S,
-                           SSH_TAP_DEFAULT_CIPHERS)
-        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_S_C,
-                           SSH_TAP_DEFAULT_CIPHERS)
+        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_C_S, o->ciphers)
+        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_S_C, o->ciphers)
+        || ssh_options_set(ssh, SSH_OPTIONS_COMPRESSION, compression)
+        || (o->proxy_command
+            && ssh_options_set(ssh, SSH_OPTIONS_PROXYCOMMAND,
+                               o->proxy_command))
         || (o->known_hosts
             && (ssh_options_set(ssh, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts)
                 || ssh_options_set(ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
@@ -451,9 +490,23 @@ session_connect(struct ssh_tap_session *s, ssh_session *sshp,
 
     session_set_state(s, S_OPENING);
     channel = ssh_channel_new(ssh);
-    if (!channel
-        || ssh_channel_open_forward_unix(channel, o->remote_socket,
-                                         "127.0.0.1", 0) != SSH_OK) {
+    if (!channel) {
+        error = xstrdup("out of memory creating SSH channel");
+        goto fail;
+    }
+    if (o->remote_command) {
+        /* A session channel running a command (ovs-ssh-tap-relay, or a
+         * forced command) that speaks the framing on its stdin/stdout. */
+        if (ssh_channel_open_session(channel) != SSH_OK
+            || ssh_channel_request_exec(channel, o->remote_command)
+               != SSH_OK) {
+            error = xasprintf("%s refused to run options:remote_command "
+                              "'%s': %s", s->peer, o->remote_command,
+                              ssh_get_error(ssh));
+            goto fail;
+        }
+    } else if (ssh_channel_open_forward_unix(channel, o->remote_socket,
+                                             "127.0.0.1", 0) != SSH_OK) {
         error = xasprintf("%s refused to open a channel to %s (is an ssh-tap "
                           "port listening there, may %s use it, and does "
                           "sshd allow stream-local forwarding?): %s",
@@ -485,10 +538,32 @@ fail:
 /* Copies bytes between 'channel' and 'sock' until either side closes, an
  * error occurs or the owner asks to exit.  Returns NULL on a clean close,
  * otherwise a malloc()ed error. */
+/* Logs what the far command wrote to its stderr (remote_command only),
+ * which also keeps the channel's window from filling with it. */
+static void
+session_drain_stderr(struct ssh_tap_session *s, ssh_channel channel)
+{
+    char buf[512];
+    int n;
+
+    while ((n = ssh_channel_read_nonblocking(channel, buf, sizeof buf - 1,
+                                             1)) > 0) {
+        buf[n] = '\0';
+        for (char *p = buf; *p; p++) {
+            if ((unsigned char) *p < ' ' || *p == 0x7f) {
+                *p = ' ';
+            }
+        }
+        VLOG_WARN_RL(&rl, "%s: remote command: %s", s->name, buf);
+    }
+}
+
 static char *
 session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
-             int sock)
+             int sock, struct reconnect *fsm, bool *kicked)
 {
+    long long int last_activity = 0;
+
     uint8_t *down = xmalloc(PUMP_BUF);   /* channel -> sock */
     uint8_t *up = xmalloc(PUMP_BUF);     /* sock -> channel */
     size_t down_len = 0, down_ofs = 0;
@@ -555,11 +630,22 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
             }
         }
 
+        if (s->opts.remote_command) {
+            session_drain_stderr(s, channel);
+        }
         if (!ssh_channel_is_open(channel)) {
             error = xasprintf("%s closed the channel", s->peer);
             break;
         }
         if (progress) {
+            /* Tell reconnect this connection is doing well, so that when it
+             * ends the next attempt comes quickly.  Once a second is plenty
+             * for that. */
+            long long int now = time_msec();
+            if (now - last_activity >= 1000) {
+                reconnect_activity(fsm, now);
+                last_activity = now;
+            }
             continue;
         }
 
@@ -570,7 +656,7 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
              * end (its window stops growing). */
             { .fd = ssh_get_fd(ssh), .events = down_len ? 0 : POLLIN },
             { .fd = sock, .events = 0 },
-            { .fd = s->exit_latch.fds[0], .events = POLLIN },
+            { .fd = s->latch.fds[0], .events = POLLIN },
         };
         if (ssh_get_poll_flags(ssh) & SSH_WRITE_PENDING) {
             pfds[0].events |= POLLOUT;
@@ -589,7 +675,13 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
             break;
         }
         if (pfds[2].revents) {
-            break;              /* The owner is going away. */
+            if (session_exiting(s)) {
+                break;          /* The owner is going away. */
+            }
+            if (session_kicked(s)) {
+                *kicked = true;
+                break;
+            }
         }
         if (pfds[1].revents & (POLLHUP | POLLERR) && !(pfds[1].revents
                                                        & POLLIN)) {
@@ -655,7 +747,8 @@ session_attempt(struct ssh_tap_session *s, struct reconnect *fsm)
     }
 
     VLOG_INFO("%s: connected to %s, channel to %s open (%s)", s->name,
-              s->peer, s->opts.remote_socket, ssh_get_cipher_out(ssh));
+              s->peer, (s->opts.remote_command ? s->opts.remote_command
+                        : s->opts.remote_socket), ssh_get_cipher_out(ssh));
     reconnect_connected(fsm, time_msec());
     ovs_mutex_lock(&s->mutex);
     if (s->link_fd >= 0) {
@@ -668,7 +761,8 @@ session_attempt(struct ssh_tap_session *s, struct reconnect *fsm)
     session_notify(s);
     ovs_mutex_unlock(&s->mutex);
 
-    error = session_pump(s, ssh, channel, mine);
+    bool kicked = false;
+    error = session_pump(s, ssh, channel, mine, fsm, &kicked);
     close(mine);
     ssh_channel_close(channel);
     ssh_channel_free(channel);
@@ -683,6 +777,12 @@ session_attempt(struct ssh_tap_session *s, struct reconnect *fsm)
         err = 0;
     }
     reconnect_disconnected(fsm, time_msec(), err);
+    if (kicked) {
+        /* Asked for: no backoff.  Disabling and enabling resets it. */
+        VLOG_INFO("%s: reconnecting to %s as requested", s->name, s->peer);
+        reconnect_disable(fsm, time_msec());
+        reconnect_enable(fsm, time_msec());
+    }
     ovs_mutex_lock(&s->mutex);
     s->reconnects++;
     session_notify(s);
@@ -704,7 +804,7 @@ session_thread(void *s_)
 
     reconnect_set_name(fsm, s->name);
     reconnect_set_quiet(fsm, true);
-    reconnect_set_backoff(fsm, 1000, 8000);
+    reconnect_set_backoff(fsm, 1000, s->opts.max_backoff_ms);
     reconnect_set_probe_interval(fsm, 0);
     reconnect_enable(fsm, time_msec());
 
@@ -718,8 +818,14 @@ session_thread(void *s_)
         }
 
         session_set_state(s, S_BACKOFF);
+        if (session_kicked(s)) {
+            /* Leave the backoff at once: disabling and enabling resets it. */
+            reconnect_disable(fsm, now);
+            reconnect_enable(fsm, now);
+            continue;
+        }
         int timeout = reconnect_timeout(fsm, now);
-        struct pollfd pfd = { .fd = s->exit_latch.fds[0], .events = POLLIN };
+        struct pollfd pfd = { .fd = s->latch.fds[0], .events = POLLIN };
         poll(&pfd, 1, timeout < 0 ? 1000 : MIN(timeout, 1000));
     }
 

@@ -45,6 +45,9 @@ struct ssh_tap_session *ssh_tap_session_create(const char *ifname,
                                                const struct ssh_tap_options *);
 void ssh_tap_session_destroy(struct ssh_tap_session *);
 
+/* Drops the current connection, if any, and connects again at once. */
+void ssh_tap_session_reconnect(struct ssh_tap_session *);
+
 /* Returns the caller's end of a newly established link (a non-blocking
  * stream socket), or -1 if there is none.  The caller owns the returned fd
  * and closes it when the link ends; the session then reconnects. */
