@@ -858,6 +858,110 @@ destroy_twice_and_null(void)
     return NULL;
 }
 
+/* Operator options added for running links for months. */
+
+static const char *
+operator_defaults(void)
+{
+    struct ssh_tap_options o;
+
+    CHECK_OK(parse_ok(KV("remote", "h"), &o));
+    CHECK(streq(o.ciphers,
+                "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com"));
+    CHECK(!o.compression);
+    CHECK(o.max_backoff_ms == 8000);
+    CHECK(o.host_key_policy == SSH_TAP_HOST_KEY_STRICT);
+    CHECK(o.remote_command == NULL && o.proxy_command == NULL);
+    ssh_tap_options_destroy(&o);
+
+    CHECK_OK(parse_ok(NO_KV, &o));
+    CHECK(o.socket_mode == 0660);
+    CHECK(o.socket_owner == NULL && o.socket_group == NULL);
+    ssh_tap_options_destroy(&o);
+    return NULL;
+}
+
+static const char *
+operator_values(void)
+{
+    struct ssh_tap_options o;
+
+    CHECK_OK(parse_ok(KV("remote", "h", "cipher", "aes256-ctr",
+                         "compression", "true", "max_backoff", "30",
+                         "host_key_policy", "accept-new",
+                         "proxy_command", "ssh -W %h:%p jump",
+                         "remote_command", "ovs-ssh-tap-relay --tap t0"),
+                      &o));
+    CHECK(streq(o.ciphers, "aes256-ctr"));
+    CHECK(o.compression);
+    CHECK(o.max_backoff_ms == 30000);
+    CHECK(o.host_key_policy == SSH_TAP_HOST_KEY_ACCEPT_NEW);
+    CHECK(streq(o.proxy_command, "ssh -W %h:%p jump"));
+    CHECK(streq(o.remote_command, "ovs-ssh-tap-relay --tap t0"));
+    /* A command replaces the far socket. */
+    CHECK(o.remote_socket == NULL);
+
+    struct ssh_tap_options c;
+    ssh_tap_options_clone(&c, &o);
+    CHECK(ssh_tap_options_equal(&c, &o));
+    ssh_tap_options_destroy(&c);
+    ssh_tap_options_destroy(&o);
+
+    CHECK_OK(parse_ok(KV("socket_owner", "ovs", "socket_group", "sshtap",
+                         "socket_mode", "0640"), &o));
+    CHECK(streq(o.socket_owner, "ovs") && streq(o.socket_group, "sshtap"));
+    CHECK(o.socket_mode == 0640);
+    ssh_tap_options_destroy(&o);
+    return NULL;
+}
+
+static const char *
+operator_errors(void)
+{
+    CHECK_OK(expect_error(KV("remote", "h", "cipher", "aes128 ctr"),
+                          "options:cipher", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "compression", "yes"),
+                          "options:compression", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "max_backoff", "0"),
+                          "options:max_backoff", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "max_backoff", "3601"),
+                          "options:max_backoff", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "host_key_policy", "tofu"),
+                          "options:host_key_policy", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "host_key_policy", "accept-new",
+                             "host_key", "SHA256:"
+                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                          "options:host_key_policy", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "remote_command", ""),
+                          "options:remote_command", NULL));
+    CHECK_OK(expect_error(KV("remote", "h", "remote_command", "relay",
+                             "remote_socket", "/x.sock"),
+                          "options:remote_command", "options:remote_socket"));
+    CHECK_OK(expect_error(KV("proxy_command", "nc %h %p"),
+                          "options:proxy_command", "options:remote"));
+    CHECK_OK(expect_error(KV("remote", "h", "socket_mode", "0660"),
+                          "options:socket_mode", "passive"));
+    return NULL;
+}
+
+static const char *
+socket_mode_never_world(void)
+{
+    CHECK_OK(expect_error(KV("socket_mode", "0666"), "options:socket_mode",
+                          "every local user"));
+    CHECK_OK(expect_error(KV("socket_mode", "0601"), "options:socket_mode",
+                          "every local user"));
+    CHECK_OK(expect_error(KV("socket_mode", "0060"), "options:socket_mode",
+                          "owner"));
+    CHECK_OK(expect_error(KV("socket_mode", "rw"), "options:socket_mode",
+                          NULL));
+    CHECK_OK(expect_error(KV("socket_mode", "01000"), "options:socket_mode",
+                          NULL));
+    CHECK_OK(expect_error(KV("socket_group", "-x"), "options:socket_group",
+                          NULL));
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -898,6 +1002,10 @@ main(void)
     run("equal detects each field", equal_detects_each_field);
     run("clone passive", clone_passive);
     run("destroy twice and NULL", destroy_twice_and_null);
+    run("operator option defaults", operator_defaults);
+    run("operator option values", operator_values);
+    run("operator option errors", operator_errors);
+    run("socket_mode never world-accessible", socket_mode_never_world);
 
     return n_failed ? 1 : 0;
 }
