@@ -1,0 +1,864 @@
+# Shared harness for the ovs-ssh-tap system tests and the demo.
+# shellcheck shell=bash
+#
+# Source it from bash, then:
+#
+#     SUITE=system-foo
+#     lib_declare_cases setup ping ...   # optional: cases never reached are
+#                                        # reported as SKIP at exit
+#     lib_init                           # scratch dir, traps, environment
+#     site_start a; site_start b; underlay_connect a b
+#     sshd_start b; ssh_client_setup a b
+#     vm_add a a1 198.51.100.1/24 2001:db8:100::1/64
+#     run_case ping case_ping            # prints one PASS/FAIL/SKIP line
+#
+# Every process the harness starts is recorded (pid plus its start time, so a
+# recycled pid is never hit) in $SCRATCH/pids, and every network namespace in
+# $SCRATCH/netns.  The EXIT trap (also reached on INT, TERM and HUP) kills
+# those processes by pid, then any process still inside one of our
+# namespaces, deletes the namespaces and removes the scratch directory.
+#
+# Environment knobs:
+#   OVS_SSH_TAP_ENV   path of the build tree's tests/env.sh (else searched).
+#   VSWITCHD          the vswitchd to run (overrides env.sh).
+#   VSWITCHD_ARGS     extra arguments for it (e.g. "-vssh_tap:dbg").
+#   KEEP_SCRATCH=1    keep the scratch directory (logs) after cleanup.
+#   TMPDIR            where the scratch directory goes (keep it short: unix
+#                     socket paths are limited to 107 bytes).
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Underlay and overlay address plans (documentation ranges, only ever
+# configured inside our own namespaces).
+UNDERLAY_A=192.0.2.1
+UNDERLAY_B=192.0.2.2
+UNDERLAY_LEN=24
+
+SCRATCH=
+NS_PREFIX=
+LIB_KEEP=0
+LIB_CLEANED=0
+LIB_CASES=()
+LIB_REPORTED=" "
+LIB_FAILED=0
+REASON=
+: "${SUITE:=$(basename "$0" .sh)}"
+
+# ---------------------------------------------------------------------------
+# Small utilities.
+
+lib_log() { printf '%s\n' "$*" >&2; }
+
+# Prints the current time in milliseconds.
+now_ms() {
+    local t=${EPOCHREALTIME//[.,]/}
+    echo $((10#$t / 1000))
+}
+
+# why MESSAGE: sets the failure reason of the current case; returns 1 so
+# that "cmd || why 'it broke' || return" style works.
+why() { REASON=$*; return 1; }
+
+# wait_until DESCRIPTION TIMEOUT_SECONDS COMMAND...
+# Runs COMMAND every 0.1 s until it succeeds.  On timeout sets REASON,
+# prints it and returns 1.
+wait_until() {
+    local desc=$1 timeout=$2 deadline
+    shift 2
+    deadline=$(( $(now_ms) + timeout * 1000 ))
+    while :; do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            REASON="timed out after ${timeout}s waiting for $desc"
+            lib_log "$SUITE: $REASON"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# lib_run COMMAND...: runs COMMAND and returns its status, but as a
+# background job that we wait for: "wait" returns at once when a trapped
+# signal arrives, so Ctrl-C stops the test even while a command that catches
+# SIGINT itself and exits normally (ping, ssh) is running; bash would
+# otherwise ignore that Ctrl-C.  The command itself is then killed by the
+# cleanup (it ignores SIGINT, as background jobs do).
+lib_run() {
+    "$@" <&0 &
+    wait "$!"
+}
+
+lib_is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ---------------------------------------------------------------------------
+# Environment: where the binaries are.
+
+lib_load_env() {
+    local f="" keep_vswitchd=${VSWITCHD:-}
+    if [ -n "${OVS_SSH_TAP_ENV:-}" ]; then
+        f=$OVS_SSH_TAP_ENV
+    elif [ -f "$LIB_DIR/env.sh" ]; then
+        f=$LIB_DIR/env.sh
+    elif [ -f "$PWD/tests/env.sh" ]; then
+        f=$PWD/tests/env.sh
+    fi
+    if [ -n "$f" ]; then
+        if [ ! -r "$f" ]; then
+            lib_log "cannot read $f"
+            return 1
+        fi
+        set -a
+        # shellcheck disable=SC1090
+        . "$f"
+        set +a
+        OVS_SSH_TAP_ENV=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
+        export OVS_SSH_TAP_ENV
+    fi
+    [ -n "$keep_vswitchd" ] && VSWITCHD=$keep_vswitchd
+
+    if [ -n "${OVS_BUILDDIR:-}" ]; then
+        : "${OVSDB_SERVER:=$OVS_BUILDDIR/ovsdb/ovsdb-server}"
+        : "${OVSDB_TOOL:=$OVS_BUILDDIR/ovsdb/ovsdb-tool}"
+        : "${OVS_VSCTL:=$OVS_BUILDDIR/utilities/ovs-vsctl}"
+        : "${OVS_APPCTL:=$OVS_BUILDDIR/utilities/ovs-appctl}"
+        : "${OVS_OFCTL:=$OVS_BUILDDIR/utilities/ovs-ofctl}"
+        : "${OVS_SCHEMA:=$OVS_BUILDDIR/vswitchd/vswitch.ovsschema}"
+    else
+        # Installed layout: everything from $PATH.
+        : "${OVSDB_SERVER:=$(command -v ovsdb-server)}"
+        : "${OVSDB_TOOL:=$(command -v ovsdb-tool)}"
+        : "${OVS_VSCTL:=$(command -v ovs-vsctl)}"
+        : "${OVS_APPCTL:=$(command -v ovs-appctl)}"
+        : "${OVS_OFCTL:=$(command -v ovs-ofctl)}"
+        : "${OVS_SCHEMA:=/usr/share/openvswitch/vswitch.ovsschema}"
+    fi
+    if [ -z "${VSWITCHD:-}" ]; then
+        if [ -n "${abs_top_builddir:-}" ]; then
+            VSWITCHD=$abs_top_builddir/plugin/ovs-vswitchd-ssh-tap
+        else
+            VSWITCHD=$(command -v ovs-vswitchd-ssh-tap)
+        fi
+    fi
+    : "${SSHD:=/usr/sbin/sshd}"
+    # OVS names the pidfile, log file and control socket after the program
+    # name the daemon gives itself (ovs-vswitchd.pid, .log, .PID.ctl; a
+    # variant binary may keep its own file name instead).  site_start finds
+    # out which.
+    VSWITCHD_NAME=$(basename "$VSWITCHD")
+    export OVSDB_SERVER OVSDB_TOOL OVS_VSCTL OVS_APPCTL OVS_OFCTL OVS_SCHEMA \
+           VSWITCHD SSHD
+}
+
+# lib_check_prereqs: prints why the system tests cannot run here, if so.
+lib_check_prereqs() {
+    local b t
+    if ! lib_is_root; then
+        echo "requires root (network namespaces)"
+        return 1
+    fi
+    for t in ip ethtool ssh ssh-keygen ss timeout ping tcpdump nc \
+             sha256sum; do
+        if ! command -v "$t" >/dev/null 2>&1; then
+            echo "missing tool: $t"
+            return 1
+        fi
+    done
+    if [ ! -x "$SSHD" ]; then
+        echo "missing $SSHD (openssh-server)"
+        return 1
+    fi
+    for b in "$OVSDB_SERVER" "$OVSDB_TOOL" "$OVS_VSCTL" "$OVS_APPCTL" \
+             "$OVS_OFCTL" "$VSWITCHD"; do
+        if [ ! -x "$b" ]; then
+            echo "missing executable ${b:-(unset)}"
+            return 2
+        fi
+    done
+    if [ ! -r "$OVS_SCHEMA" ]; then
+        echo "missing schema $OVS_SCHEMA"
+        return 2
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Scratch directory, traps and cleanup.
+
+# lib_init: creates the scratch directory, installs the cleanup traps and
+# loads the environment.  If the system tests cannot run here, reports every
+# declared case as SKIP (not root, missing tool) or FAIL (missing build
+# product) and exits.
+lib_init() {
+    local why_not rc
+    lib_load_env || exit 2
+    why_not=$(lib_check_prereqs)
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        lib_log "$SUITE: cannot run: $why_not"
+        if [ "$rc" -eq 1 ]; then
+            lib_report_rest SKIP "$why_not"
+            exit 77
+        fi
+        lib_report_rest FAIL "$why_not"
+        exit 1
+    fi
+
+    SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/ssh-tap.XXXXXX") || exit 2
+    chmod 0755 "$SCRATCH"
+    # Unique per run: our pid plus the random part of the scratch dir.
+    NS_PREFIX="sst$$${SCRATCH##*.}"
+    echo "$NS_PREFIX" > "$SCRATCH/prefix"
+    : > "$SCRATCH/pids"
+    : > "$SCRATCH/netns"
+    lib_install_traps
+    lib_log "$SUITE: scratch directory $SCRATCH, namespaces $NS_PREFIX-*"
+}
+
+lib_install_traps() {
+    trap lib_cleanup EXIT
+    trap 'lib_log "$SUITE: interrupted"; exit 130' INT
+    trap 'lib_log "$SUITE: terminated"; exit 143' TERM
+    trap 'exit 129' HUP
+}
+
+# lib_adopt DIR: takes over the sites recorded in the scratch directory DIR
+# (made by an earlier lib_init, e.g. a demo run with --keep), so that exiting
+# tears them down.
+lib_adopt() {
+    SCRATCH=$1
+    if [ ! -f "$SCRATCH/pids" ] || [ ! -f "$SCRATCH/prefix" ]; then
+        lib_log "$SCRATCH does not look like an ssh-tap scratch directory"
+        return 1
+    fi
+    NS_PREFIX=$(cat "$SCRATCH/prefix")
+    lib_install_traps
+}
+
+# lib_keep: leave everything running at exit (the demo's --keep).
+lib_keep() { LIB_KEEP=1; }
+
+# Prints the start time (field 22 of /proc/PID/stat) of PID, or nothing.
+lib_starttime() {
+    local stat rest
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    echo "${20}"
+}
+
+# lib_alive PID [STARTTIME]: true if PID exists, is not a zombie and (if
+# given) still has the same start time.
+lib_alive() {
+    local pid=$1 st=${2:-} stat rest
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    [ "$1" != Z ] || return 1
+    [ -z "$st" ] || [ "$st" = "${20}" ]
+}
+
+lib_dead() { ! lib_alive "$@"; }
+
+# lib_register PID NAME: records a process for cleanup.
+lib_register() {
+    local st
+    st=$(lib_starttime "$1") || return 0
+    echo "$1 $st $2" >> "$SCRATCH/pids"
+}
+
+# lib_spawn NAME OUTFILE ERRFILE COMMAND...: runs COMMAND in the background
+# with stdin from /dev/null, records it, and sets LAST_PID.
+lib_spawn() {
+    local name=$1 out=$2 err=$3
+    shift 3
+    "$@" </dev/null >"$out" 2>"$err" &
+    LAST_PID=$!
+    lib_register "$LAST_PID" "$name"
+}
+
+# lib_kill_pids "PID STARTTIME"...: SIGTERMs the live ones, waits up to 5 s
+# for them to go, then SIGKILLs the rest.
+lib_kill_pids() {
+    local entry pid st deadline left
+    [ $# -gt 0 ] || return 0
+    for entry in "$@"; do
+        read -r pid st <<< "$entry"
+        lib_alive "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
+    done
+    deadline=$(( $(now_ms) + 5000 ))
+    while :; do
+        left=0
+        for entry in "$@"; do
+            read -r pid st <<< "$entry"
+            lib_alive "$pid" "$st" && left=1
+        done
+        [ "$left" -eq 0 ] && break
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            for entry in "$@"; do
+                read -r pid st <<< "$entry"
+                if lib_alive "$pid" "$st"; then
+                    lib_log "cleanup: pid $pid ignored SIGTERM, sending SIGKILL"
+                    kill -KILL "$pid" 2>/dev/null
+                fi
+            done
+            sleep 0.2
+            break
+        fi
+        sleep 0.05
+    done
+}
+
+lib_cleanup() {
+    local rc=$? line pid st name ns deadline entries=() late=() nslist=()
+    trap '' INT TERM HUP PIPE
+    [ "$LIB_CLEANED" -eq 1 ] && return
+    LIB_CLEANED=1
+    lib_report_rest SKIP "not reached"
+    if [ -z "$SCRATCH" ] || [ ! -d "$SCRATCH" ]; then
+        exit "$rc"
+    fi
+    if [ "$LIB_KEEP" -eq 1 ]; then
+        exit "$rc"
+    fi
+
+    # 1. Every process we recorded, newest first, in two rounds: first the
+    #    vswitchds and helpers, so that their SSH sessions close while sshd
+    #    is still there to reap its per-connection children, then sshd and
+    #    ovsdb-server.
+    if [ -f "$SCRATCH/pids" ]; then
+        while read -r pid st name; do
+            [ -n "$pid" ] || continue
+            case $name in
+                sshd@* | ovsdb-server@*) late=("$pid $st" "${late[@]}") ;;
+                *) entries=("$pid $st" "${entries[@]}") ;;
+            esac
+        done < "$SCRATCH/pids"
+    fi
+    lib_kill_pids "${entries[@]}"
+    for line in "${late[@]}"; do
+        read -r pid st <<< "$line"
+        lib_alive "$pid" "$st" || continue
+        deadline=$(( $(now_ms) + 3000 ))
+        while [ -n "$(ps -o pid= --ppid "$pid" 2>/dev/null)" ] \
+              && [ "$(now_ms)" -lt "$deadline" ]; do
+            sleep 0.05
+        done
+    done
+    lib_kill_pids "${late[@]}"
+    for line in "${entries[@]}" "${late[@]}"; do
+        wait "${line%% *}" 2>/dev/null
+    done
+
+    # 2. Anything still running inside one of our namespaces (sshd's
+    #    per-connection children, a ping or nc a test left behind...).
+    if [ -f "$SCRATCH/netns" ]; then
+        mapfile -t nslist < "$SCRATCH/netns"
+    fi
+    entries=()
+    for ns in "${nslist[@]}"; do
+        [ -n "$ns" ] || continue
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            st=$(lib_starttime "$pid") && entries+=("$pid $st")
+        done
+    done
+    lib_kill_pids "${entries[@]}"
+
+    # 3. The namespaces (their veths go with them).
+    for ns in "${nslist[@]}"; do
+        [ -n "$ns" ] || continue
+        ip netns del "$ns" 2>/dev/null
+    done
+
+    if [ "${KEEP_SCRATCH:-0}" = 1 ]; then
+        lib_log "$SUITE: kept scratch directory $SCRATCH"
+    else
+        rm -rf "$SCRATCH"
+    fi
+    exit "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# Reporting.
+
+lib_declare_cases() { LIB_CASES+=("$@"); }
+
+lib_reported() { case $LIB_REPORTED in *" $1 "*) return 0;; esac; return 1; }
+
+pass() {
+    LIB_REPORTED="$LIB_REPORTED$1 "
+    echo "PASS: $SUITE: $1"
+}
+
+skip() {
+    LIB_REPORTED="$LIB_REPORTED$1 "
+    echo "SKIP: $SUITE: $1: ${2:-skipped}"
+}
+
+fail() {
+    LIB_REPORTED="$LIB_REPORTED$1 "
+    LIB_FAILED=$((LIB_FAILED + 1))
+    echo "FAIL: $SUITE: $1: ${2:-failed}"
+    lib_dump_logs "$1"
+}
+
+# lib_finish: exits 1 if any case failed, else 0 (cleanup runs either way).
+lib_finish() {
+    [ "$LIB_FAILED" -eq 0 ] && exit 0
+    exit 1
+}
+
+# lib_report_rest KIND REASON: reports every declared case not yet reported.
+lib_report_rest() {
+    local c
+    for c in "${LIB_CASES[@]}"; do
+        lib_reported "$c" && continue
+        LIB_REPORTED="$LIB_REPORTED$c "
+        echo "$1: $SUITE: $c: $2"
+    done
+}
+
+# run_case NAME FUNCTION [ARGS...]: runs FUNCTION in this shell; it returns 0
+# (PASS), 77 (SKIP, REASON says why) or anything else (FAIL, REASON says
+# why).  Returns FUNCTION's status.
+run_case() {
+    local name=$1 rc
+    shift
+    REASON=
+    lib_log "---- $SUITE: $name"
+    "$@"
+    rc=$?
+    case $rc in
+        0) pass "$name" ;;
+        77) skip "$name" "${REASON:-skipped}" ;;
+        *) fail "$name" "${REASON:-exit status $rc}" ;;
+    esac
+    return "$rc"
+}
+
+# Dumps the tail of every site's logs to stderr (called on FAIL).
+lib_dump_logs() {
+    local d s f
+    [ -n "$SCRATCH" ] && [ -d "$SCRATCH/site" ] || return 0
+    for d in "$SCRATCH"/site/*; do
+        [ -d "$d" ] || continue
+        s=$(basename "$d")
+        for f in "$d/log/$VSWITCHD_NAME.log" "$d/ssh/sshd.log"; do
+            [ -f "$f" ] || continue
+            lib_log "==== $1: site $s: last 40 lines of $f"
+            tail -n 40 "$f" >&2
+        done
+        if [ -S "$d/run/db.sock" ]; then
+            lib_log "==== $1: site $s: interfaces"
+            site_vsctl "$s" --columns=name,type,options,error,link_state,status \
+                list interface 2>&1 | grep -v '^$' >&2
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Namespaces.
+
+# lib_netns_add SUFFIX: creates namespace $NS_PREFIX-SUFFIX with lo up and
+# records it.  Prints its name.
+lib_netns_add() {
+    local ns=$NS_PREFIX-$1
+    if ! ip netns add "$ns"; then
+        lib_log "cannot create network namespace $ns"
+        return 1
+    fi
+    echo "$ns" >> "$SCRATCH/netns"
+    ip -n "$ns" link set lo up
+    echo "$ns"
+}
+
+site_ns() { echo "$NS_PREFIX-$1"; }
+vm_ns() { echo "$NS_PREFIX-vm-$1"; }
+site_dir() { echo "$SCRATCH/site/$1"; }
+
+# ---------------------------------------------------------------------------
+# Sites: ovsdb-server + vswitchd in a namespace.
+
+# site_env SITE: prints the environment assignments for SITE's OVS daemons
+# and utilities.
+site_env() {
+    local d
+    d=$(site_dir "$1")
+    printf '%s\n' "OVS_RUNDIR=$d/run" "OVS_DBDIR=$d/db" "OVS_LOGDIR=$d/log" \
+           "OVS_SYSCONFDIR=$d/etc" "HOME=$d/home"
+}
+
+# site_exec SITE COMMAND...: runs COMMAND inside SITE's namespace with its
+# OVS environment ("ip netns exec" and "env" exec, so a background
+# "site_exec ... &" has the pid of COMMAND itself).
+site_exec() {
+    local s=$1
+    shift
+    site_prefix "$s"
+    "${SITE_PREFIX[@]}" "$@"
+}
+
+# site_prefix SITE: sets the array SITE_PREFIX to the command words that
+# site_exec puts in front of a command (for lib_spawn, which needs a real
+# command, not a shell function, to get the right pid).
+site_prefix() {
+    local envs
+    mapfile -t envs < <(site_env "$1")
+    SITE_PREFIX=(ip netns exec "$(site_ns "$1")" env "${envs[@]}")
+}
+
+site_vsctl() {
+    local s=$1 envs
+    shift
+    mapfile -t envs < <(site_env "$s")
+    env "${envs[@]}" timeout --foreground 60 "$OVS_VSCTL" --timeout=30 \
+        --db="unix:$(site_dir "$s")/run/db.sock" "$@"
+}
+
+site_appctl() {
+    local s=$1 envs
+    shift
+    mapfile -t envs < <(site_env "$s")
+    env "${envs[@]}" timeout --foreground 60 "$OVS_APPCTL" --timeout=30 \
+        -t "$VSWITCHD_NAME" "$@"
+}
+
+site_ofctl() {
+    local s=$1 envs
+    shift
+    mapfile -t envs < <(site_env "$s")
+    env "${envs[@]}" timeout --foreground 60 "$OVS_OFCTL" --timeout=30 "$@"
+}
+
+# site_pid SITE [DAEMON]: pid of SITE's vswitchd (or DAEMON), from its
+# pidfile.
+site_pid() {
+    local d
+    d=$(site_dir "$1")
+    case ${2:-vswitchd} in
+        vswitchd) cat "$d/run/$VSWITCHD_NAME.pid" ;;
+        *) cat "$d/run/$2.pid" ;;
+    esac
+}
+
+# site_start SITE: namespace, ovsdb-server, vswitchd ($VSWITCHD) and bridge
+# br0 (datapath_type=netdev).  The daemons run in the foreground as our own
+# background jobs (not --detach), so that we reap them: nothing is left
+# behind, not even a zombie.
+site_start() {
+    local s=$1 d ns pid
+    d=$(site_dir "$s")
+    mkdir -p "$d/run" "$d/db" "$d/log" "$d/etc" "$d/home" "$d/ssh"
+    ns=$(lib_netns_add "$s") || return 1
+
+    "$OVSDB_TOOL" create "$d/db/conf.db" "$OVS_SCHEMA" || return 1
+    site_prefix "$s"
+    lib_spawn "ovsdb-server@$s" /dev/null "$d/log/ovsdb-server.stderr" \
+        "${SITE_PREFIX[@]}" "$OVSDB_SERVER" --no-chdir --pidfile --log-file \
+        --remote="punix:$d/run/db.sock" "$d/db/conf.db"
+    pid=$LAST_PID
+    if ! wait_until "ovsdb-server of site $s" 20 \
+            lib_ready_or_dead "$pid" test -S "$d/run/db.sock" \
+            || ! lib_alive "$pid"; then
+        lib_log "site $s: ovsdb-server exited:"
+        cat "$d/log/ovsdb-server.stderr" >&2
+        return 1
+    fi
+    site_vsctl "$s" --no-wait init || return 1
+
+    # shellcheck disable=SC2086
+    lib_spawn "vswitchd@$s" /dev/null "$d/log/ovs-vswitchd.stderr" \
+        "${SITE_PREFIX[@]}" "$VSWITCHD" --no-chdir --pidfile --log-file \
+        ${VSWITCHD_ARGS:-} "unix:$d/run/db.sock"
+    pid=$LAST_PID
+    if ! wait_until "$VSWITCHD_NAME of site $s" 30 \
+            lib_ready_or_dead "$pid" site_vswitchd_ready "$s" "$pid" \
+            || ! lib_alive "$pid"; then
+        lib_log "site $s: $VSWITCHD exited:"
+        cat "$d/log/ovs-vswitchd.stderr" >&2
+        return 1
+    fi
+    site_vsctl "$s" add-br br0 -- set bridge br0 datapath_type=netdev \
+        || return 1
+    lib_log "site $s: namespace $ns, vswitchd pid $pid"
+}
+
+# site_vswitchd_ready SITE PID: true once vswitchd PID of SITE has written
+# its pidfile and answers on its control socket.  Sets VSWITCHD_NAME from
+# the pidfile's name.
+site_vswitchd_ready() {
+    local d f
+    d=$(site_dir "$1")
+    for f in "$d"/run/*.pid; do
+        [ "$f" = "$d/run/ovsdb-server.pid" ] && continue
+        [ "$(cat "$f" 2>/dev/null)" = "$2" ] || continue
+        VSWITCHD_NAME=$(basename "$f" .pid)
+        echo "$VSWITCHD_NAME" > "$d/vswitchd_name"
+        site_appctl "$1" version
+        return
+    done
+    return 1
+}
+
+# lib_ready_or_dead PID COMMAND...: true once COMMAND succeeds or PID is gone
+# (so that waiting for a daemon that died stops at once).
+lib_ready_or_dead() {
+    local pid=$1
+    shift
+    lib_dead "$pid" || "$@"
+}
+
+# site_alive SITE: vswitchd of SITE still running.
+site_alive() {
+    local pid
+    pid=$(site_pid "$1" 2>/dev/null) && lib_alive "$pid"
+}
+
+# site_threads SITE / site_fds SITE: vswitchd's thread / open fd count.
+site_threads() { find "/proc/$(site_pid "$1")/task" -mindepth 1 -maxdepth 1 | wc -l; }
+site_fds() { find "/proc/$(site_pid "$1")/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+# site_settled SITE: prints "THREADS FDS" of SITE's vswitchd once both have
+# stayed the same for 2 s (vswitchd starts short-lived threads now and then),
+# sampling every 0.25 s for at most 15 s.
+site_settled() {
+    local s=$1 cur="" last="" same=0 deadline
+    deadline=$(( $(now_ms) + 15000 ))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        cur="$(site_threads "$s") $(site_fds "$s")"
+        if [ "$cur" = "$last" ]; then
+            same=$((same + 1))
+            [ "$same" -ge 8 ] && break
+        else
+            same=0
+            last=$cur
+        fi
+        sleep 0.25
+    done
+    echo "$cur"
+}
+
+# site_fd_list SITE: what vswitchd's fds point to, one per line, sorted.
+site_fd_list() {
+    local f p
+    p=/proc/$(site_pid "$1")/fd
+    for f in "$p"/*; do
+        printf '%s -> %s\n' "${f##*/}" "$(readlink "$f" 2>/dev/null)"
+    done | sort -n
+}
+
+# iface_get SITE IFACE COLUMN[:KEY]: the column's value with the quotes of a
+# plain string removed (empty if the interface or key does not exist).
+iface_get() {
+    local v
+    v=$(site_vsctl "$1" --if-exists get interface "$2" "$3" 2>/dev/null) \
+        || return 1
+    v=${v#\"}
+    v=${v%\"}
+    echo "$v"
+}
+
+# link_up SITE IFACE: Interface:link_state is "up".
+link_up() { [ "$(iface_get "$1" "$2" link_state)" = up ]; }
+
+# ---------------------------------------------------------------------------
+# Underlay.
+
+# underlay_connect SITE1 SITE2 [ADDR1 ADDR2]: a veth "ul0" between the two
+# site namespaces, 192.0.2.1/24 and 192.0.2.2/24 by default.
+underlay_connect() {
+    local a=$1 b=$2 aa=${3:-$UNDERLAY_A} ba=${4:-$UNDERLAY_B}
+    local na nb
+    na=$(site_ns "$a")
+    nb=$(site_ns "$b")
+    ip -n "$na" link add ul0 type veth peer name ul0 netns "$nb" || return 1
+    ip -n "$na" addr add "$aa/$UNDERLAY_LEN" dev ul0 || return 1
+    ip -n "$nb" addr add "$ba/$UNDERLAY_LEN" dev ul0 || return 1
+    ip -n "$na" link set ul0 up || return 1
+    ip -n "$nb" link set ul0 up || return 1
+    echo "$aa" > "$(site_dir "$a")/underlay_addr"
+    echo "$ba" > "$(site_dir "$b")/underlay_addr"
+    wait_until "underlay $aa -> $ba" 10 \
+        ip netns exec "$na" ping -c 1 -W 1 "$ba"
+}
+
+site_addr() { cat "$(site_dir "$1")/underlay_addr"; }
+
+# ---------------------------------------------------------------------------
+# sshd.
+
+# sshd_start SITE [PORT]: an OpenSSH sshd listening on SITE's underlay
+# address, its own host key, authorized_keys and log.
+sshd_start() {
+    local s=$1 port=${2:-22} d ns addr cfg pid
+    d=$(site_dir "$s")/ssh
+    ns=$(site_ns "$s")
+    addr=$(site_addr "$s") || return 1
+    cfg=$d/sshd_config
+    mkdir -p /run/sshd && chmod 0755 /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -C "ssh-tap-test-host-$s" \
+        -f "$d/ssh_host_ed25519_key" || return 1
+    : > "$d/authorized_keys"
+    echo "$port" > "$d/port"
+    cat > "$cfg" <<EOF
+# sshd for ssh-tap test site $s
+ListenAddress $addr
+Port $port
+HostKey $d/ssh_host_ed25519_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowStreamLocalForwarding yes
+LogLevel VERBOSE
+EOF
+    if ! "$SSHD" -t -f "$cfg"; then
+        lib_log "site $s: sshd rejects $cfg"
+        return 1
+    fi
+    lib_spawn "sshd@$s" /dev/null "$d/sshd.log" \
+        ip netns exec "$ns" "$SSHD" -D -e -f "$cfg"
+    if ! wait_until "sshd of site $s listening on $addr:$port" 10 \
+            sshd_listening "$s" "$addr" "$port"; then
+        cat "$d/sshd.log" >&2
+        return 1
+    fi
+    pid=$(cat "$d/sshd.pid" 2>/dev/null)
+    if [ -n "$pid" ] && [ "$pid" != "$LAST_PID" ]; then
+        lib_log "site $s: sshd pid $pid is not the one started ($LAST_PID)"
+        lib_register "$pid" "sshd@$s"
+    fi
+    return 0
+}
+
+sshd_listening() {
+    [ -n "$(ip netns exec "$(site_ns "$1")" ss -Hltn "src $2:$3")" ]
+}
+
+# ssh_client_setup DIALER SERVER: a client key pair for DIALER, authorized
+# at SERVER's sshd, and a known_hosts file for DIALER naming SERVER's host
+# key.
+ssh_client_setup() {
+    local a=$1 b=$2 da db addr port hostname
+    da=$(site_dir "$a")/ssh
+    db=$(site_dir "$b")/ssh
+    if [ ! -f "$da/id_ed25519" ]; then
+        ssh-keygen -q -t ed25519 -N '' -C "ssh-tap-test-client-$a" \
+            -f "$da/id_ed25519" || return 1
+    fi
+    chmod 0600 "$da/id_ed25519"
+    cat "$da/id_ed25519.pub" >> "$db/authorized_keys"
+    addr=$(site_addr "$b")
+    port=$(cat "$db/port")
+    if [ "$port" = 22 ]; then
+        hostname=$addr
+    else
+        hostname="[$addr]:$port"
+    fi
+    echo "$hostname $(cat "$db/ssh_host_ed25519_key.pub")" >> "$da/known_hosts"
+}
+
+site_client_key() { echo "$(site_dir "$1")/ssh/id_ed25519"; }
+site_known_hosts() { echo "$(site_dir "$1")/ssh/known_hosts"; }
+
+# site_hostkey_fp SITE: "SHA256:..." fingerprint of SITE's sshd host key.
+site_hostkey_fp() {
+    ssh-keygen -lf "$(site_dir "$1")/ssh/ssh_host_ed25519_key.pub" \
+        | awk '{print $2}'
+}
+
+# site_ssh DIALER SERVER COMMAND...: runs COMMAND at SERVER over ssh from
+# DIALER's namespace with DIALER's key and known_hosts only (no user or
+# system ssh configuration).
+site_ssh() {
+    local a=$1 b=$2
+    shift 2
+    lib_run ip netns exec "$(site_ns "$a")" timeout --foreground 20 ssh -F /dev/null \
+        -i "$(site_client_key "$a")" -o IdentitiesOnly=yes \
+        -o UserKnownHostsFile="$(site_known_hosts "$a")" \
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+        -o BatchMode=yes -o ConnectTimeout=10 \
+        -p "$(cat "$(site_dir "$b")/ssh/port")" "root@$(site_addr "$b")" "$@"
+}
+
+# ---------------------------------------------------------------------------
+# VMs.
+
+# vm_add SITE VM IPV4/LEN IPV6/LEN [MTU]: a namespace for VM with "eth0",
+# whose veth peer (named VM) is in SITE's namespace and a port of br0.
+vm_add() {
+    local s=$1 vm=$2 v4=$3 v6=$4 mtu=${5:-} ns sns
+    sns=$(site_ns "$s")
+    ns=$(lib_netns_add "vm-$vm") || return 1
+    echo "$s" > "$SCRATCH/vm-$vm.site"
+    ip -n "$sns" link add "$vm" type veth peer name eth0 netns "$ns" \
+        || return 1
+    # TCP through the userspace datapath stalls with TX checksum offload.
+    ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null || return 1
+    ip netns exec "$sns" ethtool -K "$vm" tx off >/dev/null || return 1
+    if [ -n "$mtu" ]; then
+        ip -n "$ns" link set eth0 mtu "$mtu" || return 1
+        ip -n "$sns" link set "$vm" mtu "$mtu" || return 1
+    fi
+    ip -n "$ns" addr add "$v4" brd + dev eth0 || return 1
+    ip -n "$ns" addr add "$v6" dev eth0 nodad || return 1
+    ip -n "$ns" link set eth0 up || return 1
+    ip -n "$sns" link set "$vm" up || return 1
+    if [ -n "$mtu" ]; then
+        site_vsctl "$s" add-port br0 "$vm" -- \
+            set interface "$vm" mtu_request="$mtu" || return 1
+    else
+        site_vsctl "$s" add-port br0 "$vm" || return 1
+    fi
+}
+
+# vm_exec VM COMMAND...: runs COMMAND inside VM's namespace.
+vm_exec() {
+    local vm=$1
+    shift
+    lib_run ip netns exec "$(vm_ns "$vm")" "$@"
+}
+
+# vm_mac VM: the MAC address of VM's eth0.
+vm_mac() {
+    ip -n "$(vm_ns "$1")" -o link show eth0 \
+        | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
+
+# site_warm_up SITE VM: makes SITE's vswitchd send one frame to a system
+# port, so that the socket OVS opens for that on first use (netdev-linux's
+# shared AF_PACKET send socket, kept for the life of the process) is already
+# there when fd counts are taken as a baseline.  A broadcast from VM is
+# flooded to a temporary veth port, which is then removed.
+site_warm_up() {
+    local s=$1 vm=$2 sns
+    sns=$(site_ns "$s")
+    ip -n "$sns" link add w0 type veth peer name w0p || return 1
+    ip -n "$sns" link set w0p up
+    ip -n "$sns" link set w0 up
+    site_vsctl "$s" add-port br0 w0 || return 1
+    vm_exec "$vm" timeout --foreground 5 ping -b -c 2 -i 0.2 -W 1 \
+        "$(vm_bcast "$vm")" >/dev/null 2>&1
+    site_vsctl "$s" del-port br0 w0
+    ip -n "$sns" link del w0
+}
+
+# vm_bcast VM: the IPv4 broadcast address of VM's eth0.
+vm_bcast() {
+    ip -n "$(vm_ns "$1")" -4 -o addr show dev eth0 \
+        | sed -n 's/.* brd \([0-9.]*\).*/\1/p' | head -n 1
+}
+
+# vm_set_mtu VM MTU: both ends of VM's veth, and the bridge port.
+vm_set_mtu() {
+    local vm=$1 mtu=$2 s
+    s=$(cat "$SCRATCH/vm-$vm.site")
+    ip -n "$(vm_ns "$vm")" link set eth0 mtu "$mtu" || return 1
+    ip -n "$(site_ns "$s")" link set "$vm" mtu "$mtu" || return 1
+    site_vsctl "$s" set interface "$vm" mtu_request="$mtu"
+}
