@@ -1085,8 +1085,10 @@ netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
         smap_add(status, "socket", dev->listen_path);
     }
     if (dev->state == LINK_UP) {
-        smap_add_format(status, "peer_version", "%d %s", dev->peer.version,
-                        dev->peer.software);
+        smap_add_format(status, "peer_version", "%d", dev->peer.version);
+        if (dev->peer.software[0]) {
+            smap_add(status, "peer_software", dev->peer.software);
+        }
         smap_add_format(status, "peer_max_frame", "%d", dev->peer.max_frame);
     }
     if (dev->rtt_us >= 0) {
@@ -1272,7 +1274,9 @@ ssh_tap_show_port(struct netdev_ssh_tap *dev, struct ds *out)
         ds_put_format(out, "  cipher: %s\n", cipher);
     }
     if (up) {
-        ds_put_format(out, "  peer: %s, frames up to %s bytes\n",
+        ds_put_format(out, "  peer: %s (protocol %s), frames up to %s "
+                      "bytes\n",
+                      smap_get_def(&status, "peer_software", "unnamed"),
                       smap_get_def(&status, "peer_version", "?"),
                       smap_get_def(&status, "peer_max_frame", "?"));
         ds_put_cstr(out, "  latest handshake: ");
