@@ -119,6 +119,22 @@ case_setup() {
     lib_log "baseline: site a $TH0_a threads $FD0_a fds; site b $TH0_b threads $FD0_b fds"
 }
 
+case_identity() {
+    local version types
+    need_ssh_tap || return
+    version=$("$VSWITCHD" --version) || why "$VSWITCHD --version failed" || return
+    printf '%s\n' "$version" | grep -q "^ovs-vswitchd (Open vSwitch) $OVS_VERSION\$" \
+        || why "--version lacks the OVS version: $version" || return
+    printf '%s\n' "$version" | grep -q '^ssh-tap [0-9]' \
+        || why "--version lacks the ssh-tap version: $version" || return
+    types=$(site_vsctl a get Open_vSwitch . iface_types) \
+        || why "reading iface_types failed" || return
+    case $types in
+        *ssh-tap*) ;;
+        *) why "iface_types lacks ssh-tap: $types"; return ;;
+    esac
+}
+
 case_link_up() {
     link_add || why "adding p1 failed" || return
     wait_link_up || return
@@ -379,6 +395,7 @@ case_system_datapath() {
 # ---------------------------------------------------------------------------
 
 run_case setup case_setup || exit 1
+run_case identity case_identity
 run_case link-up case_link_up
 run_case ping4 case_ping4
 run_case ping6 case_ping6
