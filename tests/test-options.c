@@ -33,17 +33,7 @@
 #include "util.h"
 
 #define PROG "test-options"
-
-static char why[1024];
-static int n_failed;
-
-#define CHECK(COND)                                                     \
-    do {                                                                \
-        if (!(COND)) {                                                  \
-            snprintf(why, sizeof why, "line %d: %s", __LINE__, #COND);  \
-            return why;                                                 \
-        }                                                               \
-    } while (0)
+#include "unit-test.h"
 
 /* Propagates the failure of a helper that returns NULL or a reason. */
 #define CHECK_OK(EXPR)                                                  \
@@ -66,20 +56,6 @@ static const struct ssh_tap_dirs dirs = {
     .confdir = "/etc/ovs",
     .user = "ovs",
 };
-
-static void
-run(const char *name, const char *(*fn)(void))
-{
-    const char *error = fn();
-
-    if (error) {
-        printf("FAIL: " PROG ": %s: %s\n", name, error);
-        n_failed++;
-    } else {
-        printf("PASS: " PROG ": %s\n", name);
-    }
-    fflush(stdout);
-}
 
 static bool
 streq(const char *a, const char *b)

@@ -30,42 +30,7 @@
 #include <string.h>
 
 #define PROG "test-proto"
-
-static char why[512];
-static int n_failed;
-
-/* Each case returns NULL on success, otherwise a description of the first
- * failed check. */
-#define CHECK(COND)                                                     \
-    do {                                                                \
-        if (!(COND)) {                                                  \
-            snprintf(why, sizeof why, "line %d: %s", __LINE__, #COND);  \
-            return why;                                                 \
-        }                                                               \
-    } while (0)
-
-#define CHECK_MSG(COND, ...)                                            \
-    do {                                                                \
-        if (!(COND)) {                                                  \
-            int n_ = snprintf(why, sizeof why, "line %d: ", __LINE__);  \
-            snprintf(why + n_, sizeof why - n_, __VA_ARGS__);           \
-            return why;                                                 \
-        }                                                               \
-    } while (0)
-
-static void
-run(const char *name, const char *(*fn)(void))
-{
-    const char *error = fn();
-
-    if (error) {
-        printf("FAIL: " PROG ": %s: %s\n", name, error);
-        n_failed++;
-    } else {
-        printf("PASS: " PROG ": %s\n", name);
-    }
-    fflush(stdout);
-}
+#include "unit-test.h"
 
 /* Returns a malloc()ed copy of 'n' bytes of 'p', so that the decoder works
  * on a block whose end valgrind knows. */
