@@ -77,8 +77,9 @@ COVERAGE_DEFINE(ssh_tap_oversize);
 #define SSH_TAP_MAX_MTU 9000
 #define STAP_RX_LIMIT 9216
 
-/* Receive buffer: room for many frames per read(). */
-#define RXBUF_SIZE (256 * 1024)
+/* Receive buffer: room for many frames per read().  Allocated only while
+ * there is a link. */
+#define RXBUF_SIZE (128 * 1024)
 
 /* Bytes that may wait in user space when the link's socket is full.  A
  * partly written batch always fits, so framing is never broken; beyond this
@@ -201,6 +202,8 @@ link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
 
     close(dev->fd);
     dev->fd = -1;
+    free(dev->rxbuf);
+    dev->rxbuf = NULL;
     if (dev->state == LINK_UP) {
         dev->carrier_resets++;
     }
@@ -311,6 +314,7 @@ link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
         link_close(dev, "replaced by a new connection");
     }
     dev->fd = fd;
+    dev->rxbuf = xmalloc(RXBUF_SIZE);
     dev->state = LINK_HELLO;
     dev->rx_len = 0;
     ofpbuf_clear(&dev->txbuf);
@@ -832,7 +836,6 @@ netdev_ssh_tap_construct(struct netdev *netdev)
     dev->listen_fd = -1;
     dev->fd = -1;
     dev->state = LINK_NONE;
-    dev->rxbuf = xmalloc(RXBUF_SIZE);
     ofpbuf_init(&dev->txbuf, 0);
     dev->rtt_us = -1;
     dev->opts.keepalive_ms = SSH_TAP_DEFAULT_KEEPALIVE_MS;

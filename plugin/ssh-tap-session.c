@@ -55,6 +55,12 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * frames, so one ssh_channel_write() usually carries a whole batch. */
 #define PUMP_BUF 65536
 
+/* Stack of a session thread.  ovs_thread_create() would give it the
+ * process's default stack (8 MiB from RLIMIT_STACK), all of it resident under
+ * vswitchd's --mlockall, per port; libssh and OpenSSL need a small fraction
+ * of this. */
+#define SESSION_STACK_SIZE (256 * 1024)
+
 /* Socket buffer sizes for the socketpair between the pump and vswitchd's
  * main thread: the bounded queue in each direction. */
 #define LINK_SOCKBUF (1024 * 1024)
@@ -131,11 +137,21 @@ ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
     s->state = S_CONNECTING;
     s->link_fd = -1;
 
-    /* OVS numbers thread names ("ssh_tap7"); logs name the port. */
-    pthread_t thread = ovs_thread_create("ssh_tap", session_thread, s);
-    /* The thread frees what it holds when it finishes; nobody waits for it,
-     * so that destroying a port never blocks on a slow connect. */
-    pthread_detach(thread);
+    /* Detached: the thread frees what it holds when it finishes and nobody
+     * waits for it, so that destroying a port never blocks on a slow
+     * connect.  Created directly rather than with ovs_thread_create() for
+     * the small stack (see SESSION_STACK_SIZE); the thread uses nothing
+     * from OVS that needs the latter's per-thread set-up. */
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int error = pthread_create(&thread, &attr, session_thread, s);
+    if (error) {
+        ovs_abort(error, "%s: cannot create SSH session thread", ifname);
+    }
+    pthread_attr_destroy(&attr);
     return s;
 }
 
@@ -794,6 +810,9 @@ static void *
 session_thread(void *s_)
 {
     struct ssh_tap_session *s = s_;
+
+    /* Names the thread in logs ("ssh_tap") and in /proc. */
+    set_subprogram_name("ssh_tap");
 
     /* This thread touches no RCU-protected data and spends its time in
      * libssh and poll(), so it stays quiescent for good: otherwise every
