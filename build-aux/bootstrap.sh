@@ -16,7 +16,8 @@ packages="build-essential autoconf automake libtool pkg-config
   libssh-dev libjansson-dev openvswitch-source libssl-dev libcap-ng-dev
   libunbound-dev python3
   openssh-server openssh-client iproute2 iputils-ping iputils-arping
-  ethtool tcpdump netcat-openbsd iperf3 procps psmisc coreutils"
+  ethtool tcpdump netcat-openbsd iperf3 procps psmisc coreutils iptables
+  busybox"
 
 missing=
 for p in $packages; do

@@ -71,11 +71,8 @@ COVERAGE_DEFINE(ssh_tap_protocol_error);
 COVERAGE_DEFINE(ssh_tap_tx_queue_full);
 COVERAGE_DEFINE(ssh_tap_oversize);
 
-/* Largest MTU a port accepts, and the largest message payload the decoder
- * lets through: a 9000-byte MTU frame plus Ethernet and VLAN headers,
- * rounded up.  Anything longer closes the link. */
+/* Largest MTU a port accepts.  STAP_RX_LIMIT leaves room for its frames. */
 #define SSH_TAP_MAX_MTU 9000
-#define STAP_RX_LIMIT 9216
 
 /* Receive buffer: room for many frames per read().  Allocated only while
  * there is a link. */

@@ -49,6 +49,12 @@
 #define STAP_ETH_MIN 14         /* Shortest DATA payload: Ethernet header. */
 #define STAP_MAX_PAYLOAD 65535  /* What a 16-bit length can express. */
 
+/* The version 1 receive limit (docs/protocol.md, "What closes a link"): the
+ * largest frame any end accepts, a 9000-byte MTU plus Ethernet header and one
+ * VLAN tag, rounded up to 9 KiB.  A message longer than this closes the
+ * link. */
+#define STAP_RX_LIMIT 9216
+
 enum stap_type {
     STAP_HELLO = 1,             /* First message each way: version, limits. */
     STAP_DATA = 2,              /* One Ethernet frame, starting at dst MAC. */

@@ -554,24 +554,71 @@ fail:
 /* Copies bytes between 'channel' and 'sock' until either side closes, an
  * error occurs or the owner asks to exit.  Returns NULL on a clean close,
  * otherwise a malloc()ed error. */
-/* Logs what the far command wrote to its stderr (remote_command only),
- * which also keeps the channel's window from filling with it. */
+/* What the far command (options:remote_command) wrote to its stderr, read
+ * as it arrives so that it never fills the channel's window. */
+struct remote_stderr {
+    struct ds line;             /* Partial line not yet logged. */
+    char *last;                 /* Last complete line, or NULL. */
+};
+
 static void
-session_drain_stderr(struct ssh_tap_session *s, ssh_channel channel)
+remote_stderr_line(struct ssh_tap_session *s, struct remote_stderr *rs)
+{
+    if (rs->line.length) {
+        VLOG_INFO_RL(&rl, "%s: remote command: %s", s->name,
+                     ds_cstr(&rs->line));
+        free(rs->last);
+        rs->last = ds_steal_cstr(&rs->line);
+    }
+}
+
+static void
+session_drain_stderr(struct ssh_tap_session *s, ssh_channel channel,
+                     struct remote_stderr *rs)
 {
     char buf[512];
     int n;
 
-    while ((n = ssh_channel_read_nonblocking(channel, buf, sizeof buf - 1,
+    while ((n = ssh_channel_read_nonblocking(channel, buf, sizeof buf,
                                              1)) > 0) {
-        buf[n] = '\0';
-        for (char *p = buf; *p; p++) {
-            if ((unsigned char) *p < ' ' || *p == 0x7f) {
-                *p = ' ';
+        for (int i = 0; i < n; i++) {
+            unsigned char c = buf[i];
+            if (c == '\n') {
+                remote_stderr_line(s, rs);
+            } else if (rs->line.length < 256) {
+                /* Bytes from the far host: printable ASCII only, bounded. */
+                ds_put_char(&rs->line, c >= ' ' && c < 0x7f ? c : '?');
             }
         }
-        VLOG_WARN_RL(&rl, "%s: remote command: %s", s->name, buf);
     }
+}
+
+/* The error to report when the far command's channel ended: its exit status
+ * and last words, or NULL if it exited with status 0 or not at all. */
+static char *
+remote_command_error(struct ssh_tap_session *s, ssh_channel channel,
+                     struct remote_stderr *rs)
+{
+    session_drain_stderr(s, channel, rs);
+    remote_stderr_line(s, rs);
+
+    /* sshd sends the exit status after the command's stdout ends, so it may
+     * still be on its way: wait for it, briefly. */
+    int status = ssh_channel_get_exit_status(channel);
+    for (int i = 0; status < 0 && i < 20 && ssh_channel_is_open(channel);
+         i++) {
+        struct pollfd pfd = { .fd = ssh_get_fd(ssh_channel_get_session(channel)),
+                              .events = POLLIN };
+        poll(&pfd, 1, 100);
+        status = ssh_channel_get_exit_status(channel);
+    }
+    if (status <= 0) {
+        return NULL;
+    }
+    return xasprintf("options:remote_command '%s' on %s exited with status "
+                     "%d%s%s%s", s->opts.remote_command, s->peer, status,
+                     status == 127 ? " (command not found)" : "",
+                     rs->last ? ": " : "", rs->last ? rs->last : "");
 }
 
 static char *
@@ -579,6 +626,7 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
              int sock, struct reconnect *fsm, bool *kicked)
 {
     long long int last_activity = 0;
+    struct remote_stderr rs = { .line = DS_EMPTY_INITIALIZER, .last = NULL };
 
     uint8_t *down = xmalloc(PUMP_BUF);   /* channel -> sock */
     uint8_t *up = xmalloc(PUMP_BUF);     /* sock -> channel */
@@ -647,7 +695,7 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
         }
 
         if (s->opts.remote_command) {
-            session_drain_stderr(s, channel);
+            session_drain_stderr(s, channel, &rs);
         }
         if (!ssh_channel_is_open(channel)) {
             error = xasprintf("%s closed the channel", s->peer);
@@ -708,6 +756,11 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
         }
     }
 
+    if (s->opts.remote_command && !error && !*kicked) {
+        error = remote_command_error(s, channel, &rs);
+    }
+    ds_destroy(&rs.line);
+    free(rs.last);
     free(down);
     free(up);
     return error;
