@@ -1,0 +1,674 @@
+#!/bin/bash
+# A full mesh of ssh-tap ports kept by ovs-ssh-tap-sync from a registry.
+#
+#                       registry (ovsdb-server, SSH_Tap schema, root ns)
+#                          unix socket, reached from every site
+#
+#   VM a1   VM b1   VM c1   VM d1   VM e1        (198.51.100.1-5/24)
+#     |       |       |       |       |
+#   site a  site b  site c  site d  site e       (ovsdb-server, vswitchd,
+#     |       |       |       |       |           sshd, ovs-ssh-tap-sync)
+#   ==================== switch ====================   underlay 192.0.2.0/24
+#                  (Linux bridge in its own namespace)
+#
+#   site n (optional): behind a NAT namespace (iptables MASQUERADE), no
+#   endpoint, no inbound SSH; it dials everybody.
+#
+# Each site's sshd accepts every other site's key (one key per site); the
+# registry pins each site's host key.  Sites are registered with
+# ovs-ssh-tap-ctl and the syncs do the rest.
+#
+# Needs root.  Usage: tests/system-mesh.sh (finds tests/env.sh through
+# $OVS_SSH_TAP_ENV, next to this script, or in ./tests/).  SSH_TAP_SYNC and
+# SSH_TAP_CTL override the programs under test.
+#
+# Scale figure: MESH_SCALE=N runs only "scale-N": N sites (2 <= N <= 32)
+# registered at once, and reports the time to every link up and to every
+# VM pinging every other one.
+
+# Most functions are only called through run_case and wait_until:
+# shellcheck disable=SC2317
+
+SUITE=system-mesh
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if [ -n "${MESH_SCALE:-}" ]; then
+    lib_declare_cases "scale-$MESH_SCALE"
+else
+    lib_declare_cases setup mesh-4-converge no-loops update-in-place \
+        dry-run once restart-no-churn add-site del-site nat-site \
+        cluster-failover
+fi
+lib_init
+
+SITES=(a b c d e)
+declare -A SITE_NUM=([a]=1 [b]=2 [c]=3 [d]=4 [e]=5 [n]=6)
+declare -A SYNC_PIDS=()
+SYNC_RUNS=0
+MESH=0
+
+: "${SSH_TAP_SYNC:=${abs_top_builddir:-.}/utilities/ovs-ssh-tap-sync}"
+: "${SSH_TAP_CTL:=${abs_top_builddir:-.}/utilities/ovs-ssh-tap-ctl}"
+: "${SSH_TAP_SCHEMA:=${abs_top_srcdir:-$(dirname "$0")/..}/ovsdb-schemas/ssh_tap.ovsschema}"
+for f in "$SSH_TAP_SYNC" "$SSH_TAP_CTL"; do
+    if [ ! -x "$f" ]; then
+        lib_report_rest FAIL "missing executable $f"
+        exit 1
+    fi
+done
+if [ ! -r "$SSH_TAP_SCHEMA" ]; then
+    lib_report_rest FAIL "missing schema $SSH_TAP_SCHEMA"
+    exit 1
+fi
+
+REG_DIR=$SCRATCH/registry
+REG_SOCK=$REG_DIR/db.sock
+# What the syncs and ovs-ssh-tap-ctl use: the standalone registry, then the
+# cluster (cluster-failover).
+REGISTRY=unix:$REG_SOCK
+
+ctl() { timeout --foreground 30 "$SSH_TAP_CTL" --db="$REGISTRY" "$@"; }
+
+vm_of() { echo "${1}1"; }
+vm_ip() { echo "198.51.100.${SITE_NUM[$1]}"; }
+
+# ---------------------------------------------------------------------------
+# Underlay: one "switch" namespace with a Linux bridge, one veth per site.
+
+switch_start() {
+    local ns
+    ns=$(lib_netns_add sw) || return 1
+    ip -n "$ns" link add ul type bridge || return 1
+    ip -n "$ns" link set ul up
+}
+
+# switch_connect SITE [ADDR]: veth ul0 in SITE's namespace, its peer on the
+# switch.
+switch_connect() {
+    local s=$1 addr=${2:-192.0.2.${SITE_NUM[$1]}} ns sw
+    ns=$(site_ns "$s")
+    sw=$(site_ns sw)
+    ip -n "$ns" link add ul0 type veth peer name "p-$s" netns "$sw" \
+        || return 1
+    ip -n "$sw" link set "p-$s" master ul up || return 1
+    ip -n "$ns" addr add "$addr/24" dev ul0 || return 1
+    ip -n "$ns" link set ul0 up || return 1
+    echo "$addr" > "$(site_dir "$s")/underlay_addr"
+}
+
+# ---------------------------------------------------------------------------
+# The registry and the syncs.
+
+registry_start() {
+    mkdir -p "$REG_DIR"
+    "$OVSDB_TOOL" create "$REG_DIR/registry.db" "$SSH_TAP_SCHEMA" || return 1
+    lib_spawn "ovsdb-server@registry" /dev/null "$REG_DIR/stderr" \
+        "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ovsdb-server.log" \
+        --pidfile="$REG_DIR/ovsdb-server.pid" \
+        --unixctl="$REG_DIR/ovsdb-server.ctl" \
+        --remote="punix:$REG_SOCK" "$REG_DIR/registry.db"
+    wait_until "registry ovsdb-server" 20 test -S "$REG_SOCK"
+}
+
+# sync_start SITE [ARGS...]: runs ovs-ssh-tap-sync for SITE in its
+# namespace; each run logs to its own file, $(sync_log SITE).
+sync_start() {
+    local s=$1 d
+    shift
+    d=$(site_dir "$s")
+    SYNC_RUNS=$((SYNC_RUNS + 1))
+    echo "$d/log/sync-$SYNC_RUNS.log" > "$d/sync_log"
+    site_prefix "$s"
+    lib_spawn "sync@$s" /dev/null "$d/log/sync-$SYNC_RUNS.stderr" \
+        "${SITE_PREFIX[@]}" "$SSH_TAP_SYNC" --site="$s" \
+        --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
+        --key="$(site_client_key "$s")" \
+        --log-file="$d/log/sync-$SYNC_RUNS.log" "$@"
+    SYNC_PIDS[$s]=$LAST_PID
+}
+
+sync_log() { cat "$(site_dir "$1")/sync_log"; }
+
+sync_stop() {
+    local s=$1 pid=${SYNC_PIDS[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait_until "sync of site $s to exit" 10 lib_dead "$pid" || return 1
+    wait "$pid" 2>/dev/null
+    unset "SYNC_PIDS[$s]"
+}
+
+# sync_once SITE ARGS...: a one-shot run, output on stdout.
+sync_once() {
+    local s=$1 d
+    shift
+    d=$(site_dir "$s")
+    site_exec "$s" timeout --foreground 60 "$SSH_TAP_SYNC" --site="$s" \
+        --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
+        --key="$(site_client_key "$s")" "$@"
+}
+
+# register SITE: adds SITE to the registry with its endpoint, pinned host
+# key and run directory.
+register() {
+    ctl add-site "$1" --endpoint="$(site_addr "$1")" --login=root \
+        --host-key="$(site_hostkey_fp "$1")" --rundir="$(site_dir "$1")/run"
+}
+
+# ---------------------------------------------------------------------------
+# Checks.
+
+# mesh_ok SITE...: every VM of the SITEs pings every other one.  Pairs that
+# answered once are not asked again (until mesh_reset); the others are
+# pinged in parallel.
+mesh_reset() { rm -f "$SCRATCH"/pair.*; }
+mesh_ok() {
+    local x y pids=() missing=0
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] && continue
+            ( ip netns exec "$(vm_ns "$(vm_of "$x")")" \
+                  ping -c 1 -W 1 "$(vm_ip "$y")" >/dev/null 2>&1 \
+                  && touch "$SCRATCH/pair.$x-$y" ) &
+            pids+=("$!")
+        done
+    done
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] || missing=$((missing + 1))
+        done
+    done
+    [ "$missing" -eq 0 ]
+}
+
+# mesh_missing SITE...: the pairs that do not ping yet, for messages.
+mesh_missing() {
+    local x y out=""
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] || out="$out $x->$y"
+        done
+    done
+    echo "${out# }"
+}
+
+# wait_mesh TIMEOUT SITE...
+wait_mesh() {
+    local t=$1
+    shift
+    mesh_reset
+    if ! wait_until "every VM of $* to ping every other" "$t" mesh_ok "$@"; then
+        REASON="$REASON; no reply for: $(mesh_missing "$@")"
+        return 1
+    fi
+}
+
+# sync_ports SITE: "name uuid" of the ports of the sync at SITE, sorted.
+sync_ports() {
+    site_vsctl "$1" --bare --columns=name,_uuid find interface \
+        external_ids:ssh-tap-sync=true | awk 'NF { printf "%s ", $0; getline; print }' | sort
+}
+
+sync_port_names() {
+    site_vsctl "$1" --bare --columns=name find port \
+        external_ids:ssh-tap-sync=true | awk 'NF' | sort | tr '\n' ' '
+}
+
+# ports_are SITE "NAMES": the sync's ports at SITE are exactly NAMES (sorted,
+# space separated, trailing space).
+ports_are() { [ "$(sync_port_names "$1")" = "$2" ]; }
+
+in_sync_logged() { grep -q 'nothing to do' "$(sync_log "$1")"; }
+
+need_mesh() {
+    [ "$MESH" -eq 1 ] && return 0
+    REASON="the mesh never converged"
+    return 77
+}
+
+# ---------------------------------------------------------------------------
+# Cases.
+
+case_setup() {
+    local s t
+    switch_start || why "switch namespace" || return
+    for s in "${SITES[@]}"; do
+        site_start "$s" || why "site $s did not start" || return
+        switch_connect "$s" || why "underlay of site $s" || return
+    done
+    for s in "${SITES[@]}"; do
+        sshd_start "$s" || why "sshd at site $s: ${REASON:-did not start}" \
+            || return
+    done
+    # One key per site; every sshd accepts every other site's key.
+    for s in "${SITES[@]}"; do
+        for t in "${SITES[@]}"; do
+            [ "$s" = "$t" ] && continue
+            ssh_client_setup "$s" "$t" || why "keys $s -> $t" || return
+        done
+    done
+    site_ssh a e true || why "ssh a -> e over the underlay failed" || return
+    for s in "${SITES[@]}"; do
+        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
+            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
+    done
+    registry_start || why "registry: $REASON" || return
+    # The syncs run before any site is registered: they wait for the
+    # registry to say something.
+    for s in "${SITES[@]}"; do
+        sync_start "$s" || why "sync at $s" || return
+    done
+    for s in "${SITES[@]}"; do
+        wait_until "sync at $s to connect to both databases" 10 \
+            grep -q 'registry .*connected' "$(sync_log "$s")" \
+            || why "$REASON: $(tail -n 3 "$(sync_log "$s")")" || return
+    done
+}
+
+case_converge() {
+    local t0 t1 s
+    t0=$(now_ms)
+    for s in a b c d; do
+        register "$s" || why "registering $s failed" || return
+    done
+    # Links first (cheap to poll), then the pings (a ping to a peer that
+    # is not there yet costs its whole timeout).
+    wait_until "every link up" 60 all_links_up a b c d || return
+    wait_mesh 60 a b c d || return
+    t1=$(now_ms)
+    MESH=1
+    echo "MEASURE: mesh-4-converge-s $(measure_s $((t1 - t0)))"
+    for s in a b c d; do
+        lib_log "site $s ports: $(sync_port_names "$s")"
+    done
+    # Every port is protected (split horizon) and marked.
+    [ "$(site_vsctl a --bare --columns=protected find port \
+          external_ids:ssh-tap-sync=true | awk NF | sort -u)" = true ] \
+        || why "a port of the sync at a is not protected" || return
+    ports_are e "" || why "site e (not registered) has ports: $(sync_port_names e)" \
+        || return
+}
+
+tcpdump_ready() { grep -q 'listening on' "$1"; }
+
+# One ARP request from a1 must reach each other VM exactly once: the ports
+# are protected, so no site floods what came from one mesh port into
+# another.
+case_no_loops() {
+    local s mac pids=() out n
+    need_mesh || return
+    mac=$(vm_mac a1)
+    for s in b c d; do
+        lib_spawn "tcpdump@$s" "$SCRATCH/arp.$s" "$SCRATCH/arp.$s.err" \
+            ip netns exec "$(vm_ns "$(vm_of "$s")")" timeout --foreground 6 \
+            tcpdump -l -n -e -i eth0 \
+            "arp and ether src $mac and ether dst ff:ff:ff:ff:ff:ff"
+        pids+=("$LAST_PID")
+    done
+    for s in b c d; do
+        wait_until "tcpdump at $s" 10 tcpdump_ready "$SCRATCH/arp.$s.err" \
+            || return
+    done
+    vm_exec a1 arping -c 1 -w 1 -I eth0 198.51.100.99 >/dev/null 2>&1
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    out=""
+    for s in b c d; do
+        n=$(grep -c 'ARP' "$SCRATCH/arp.$s")
+        out="$out $s:$n"
+        [ "$n" -eq 1 ] || why "ARP broadcast from a1 seen $n times at $(vm_of "$s") (want 1; counts:$out)" || return
+    done
+    lib_log "no-loops: ARP broadcast counts:$out"
+}
+
+# A changed endpoint rewrites the options of the same Interface row.
+case_update_in_place() {
+    local u0 u1 r
+    need_mesh || return
+    u0=$(iface_get a st-b _uuid)
+    ctl set-site b endpoint="$(site_addr b):22" || why "set-site failed" || return
+    # shellcheck disable=SC2016
+    wait_until "a's st-b to get the new remote" 10 eval \
+        '[ "$(iface_get a st-b options:remote)" = "root@$(site_addr b):22" ]' \
+        || why "$REASON (now $(iface_get a st-b options:remote))" || return
+    u1=$(iface_get a st-b _uuid)
+    [ "$u0" = "$u1" ] || why "st-b at a was recreated: $u0 -> $u1" || return
+    wait_mesh 30 a b || return
+    r=$(grep -c "update st-b" "$(sync_log a)")
+    [ "$r" -ge 1 ] || why "a's sync log has no update of st-b" || return
+}
+
+# --dry-run prints the plan and changes nothing.
+case_dry_run() {
+    local out rc before after
+    need_mesh || return
+    sync_stop a || why "stopping a's sync" || return
+    ctl set-site b login=nobody || why "set-site b login=nobody" || return
+    before=$(sync_ports a; site_vsctl a get interface st-b options)
+    out=$(sync_once a --dry-run)
+    rc=$?
+    lib_log "dry-run output: $out"
+    [ "$rc" -eq 0 ] || why "--dry-run exited $rc" || return
+    case $out in
+        *"update st-b"*"remote: root@"*" -> nobody@"*) ;;
+        *) why "--dry-run did not plan the update of st-b: $out"; return ;;
+    esac
+    after=$(sync_ports a; site_vsctl a get interface st-b options)
+    [ "$before" = "$after" ] || why "--dry-run changed the database" || return
+    ctl set-site b login=root || why "set-site b login=root" || return
+    out=$(sync_once a --dry-run)
+    case $out in
+        "nothing to do"*) ;;
+        *) why "--dry-run with nothing changed printed: $out"; return ;;
+    esac
+}
+
+# --once converges and exits 0 (a's daemon is still stopped).
+case_once() {
+    local rc
+    need_mesh || return
+    [ -z "${SYNC_PIDS[a]:-}" ] || sync_stop a || return
+    site_vsctl a del-port st-c || why "del-port st-c at a" || return
+    sync_once a --once --log-file="$(site_dir a)/log/sync-once.log"
+    rc=$?
+    [ "$rc" -eq 0 ] || why "--once exited $rc: $(tail -n 5 "$(site_dir a)/log/sync-once.log")" || return
+    [ "$(iface_get a st-c type)" = ssh-tap ] \
+        || why "st-c not back at a after --once" || return
+    grep -q 'converged' "$(site_dir a)/log/sync-once.log" \
+        || why "--once did not log convergence" || return
+    wait_mesh 30 a c || return
+}
+
+ping_loss() {
+    sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$1"
+}
+
+# Restarting every sync with nothing changed recreates no port and drops
+# no traffic.
+case_restart() {
+    local s before after pid out=$SCRATCH/restart-ping loss
+    need_mesh || return
+    [ -n "${SYNC_PIDS[a]:-}" ] || sync_start a
+    wait_until "a's sync in sync" 20 in_sync_logged a || return
+    before=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    lib_spawn ping "$out" "$out.err" ip netns exec "$(vm_ns a1)" \
+        ping -i 0.2 -c 40 -W 2 "$(vm_ip d)"
+    pid=$LAST_PID
+    sleep 1
+    for s in a b c d e; do
+        sync_stop "$s" || why "stopping the sync at $s" || return
+    done
+    for s in a b c d e; do
+        sync_start "$s" || why "restarting the sync at $s" || return
+    done
+    for s in a b c d e; do
+        wait_until "restarted sync at $s to find nothing to do" 20 \
+            in_sync_logged "$s" || return
+        if grep -Eq '\|INFO\|site [a-z]+: (add|delete|update) ' "$(sync_log "$s")"; then
+            why "restarted sync at $s changed something: $(grep -E '(add|delete|update) ' "$(sync_log "$s")")"
+            return 1
+        fi
+    done
+    after=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    [ "$before" = "$after" ] \
+        || why "ports recreated: before [$before] after [$after]" || return
+    wait_until "ping across the restart to finish" 30 lib_dead "$pid" || return
+    wait "$pid" 2>/dev/null
+    loss=$(ping_loss "$out")
+    lib_log "restart: $(grep -E 'transmitted' "$out")"
+    [ "$loss" = 0 ] || why "ping a1 -> d1 across the restart lost ${loss:-?}%: $(grep transmitted "$out")" || return
+}
+
+case_add_site() {
+    local t0 t1
+    need_mesh || return
+    t0=$(now_ms)
+    register e || why "registering e" || return
+    wait_until "every link up" 60 all_links_up a b c d e || return
+    wait_mesh 60 a b c d e || return
+    t1=$(now_ms)
+    echo "MEASURE: mesh-add-5th-converge-s $(measure_s $((t1 - t0)))"
+    ports_are e "st-a st-b st-c st-d " || why "site e ports: $(sync_port_names e)" || return
+}
+
+case_del_site() {
+    local s t0 t1
+    need_mesh || return
+    t0=$(now_ms)
+    ctl del-site d || why "del-site d" || return
+    for s in a b c e; do
+        wait_until "st-d gone at $s" 20 eval \
+            "! sync_port_names $s | grep -q st-d" || return
+    done
+    wait_until "d's own ports gone" 20 ports_are d "" \
+        || why "$REASON: $(sync_port_names d)" || return
+    wait_mesh 30 a b c e || return
+    t1=$(now_ms)
+    echo "MEASURE: mesh-del-site-converge-s $(measure_s $((t1 - t0)))"
+    if vm_exec a1 ping -c 2 -W 1 "$(vm_ip d)" >/dev/null 2>&1; then
+        why "a1 still reaches d1 after del-site d"
+        return 1
+    fi
+    ports_are a "st-b st-c st-e " || why "site a ports: $(sync_port_names a)" || return
+}
+
+# The members of the Raft cluster: "1 2 3".
+MEMBERS="1 2 3"
+CL_DIR=$SCRATCH/cluster
+
+member_appctl() {
+    local m=$1
+    shift
+    timeout --foreground 10 "$OVS_APPCTL" -t "$CL_DIR/m$m.ctl" "$@"
+}
+
+# cluster_formed: every member says it is a cluster member.
+cluster_formed() {
+    local i
+    for i in $MEMBERS; do
+        member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
+            | grep -q 'Status: cluster member' || return 1
+    done
+}
+
+cluster_leader() {
+    local i
+    for i in $MEMBERS; do
+        if member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
+                | grep -q 'Role: leader'; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# The registry moves to a 3-member Raft cluster (ovsdb-tool create-cluster
+# and join-cluster, members talking over 127.0.0.1 in a namespace of their
+# own); every sync is restarted on the list of its members.  Then the
+# leader is killed, a site is removed through the remaining members, and
+# every sync follows.
+case_cluster() {
+    local ns i s sites pid leader remotes="" t0 t1
+    need_mesh || return
+    ns=$(lib_netns_add reg) || why "namespace for the cluster" || return
+    mkdir -p "$CL_DIR"
+    "$OVSDB_TOOL" create-cluster "$CL_DIR/m1.db" "$SSH_TAP_SCHEMA" \
+        tcp:127.0.0.1:6641 || why "create-cluster failed" || return
+    for i in 2 3; do
+        "$OVSDB_TOOL" join-cluster "$CL_DIR/m$i.db" SSH_Tap \
+            "tcp:127.0.0.1:664$i" tcp:127.0.0.1:6641 \
+            || why "join-cluster m$i failed" || return
+    done
+    for i in $MEMBERS; do
+        lib_spawn "ovsdb-server@reg$i" /dev/null "$CL_DIR/m$i.stderr" \
+            ip netns exec "$ns" "$OVSDB_SERVER" --no-chdir \
+            --log-file="$CL_DIR/m$i.log" --pidfile="$CL_DIR/m$i.pid" \
+            --unixctl="$CL_DIR/m$i.ctl" --remote="punix:$CL_DIR/m$i.sock" \
+            "$CL_DIR/m$i.db"
+        remotes="$remotes${remotes:+,}unix:$CL_DIR/m$i.sock"
+    done
+    wait_until "the 3 members to form the cluster" 30 cluster_formed \
+        || return
+
+    # Same sites, same columns: the move must not churn any port.
+    sites=$(ctl list-sites | awk 'NR > 1 { print $1 }')
+    REGISTRY=$remotes
+    for s in $sites; do
+        if [ -s "$(site_dir "$s")/underlay_addr" ] && [ "$s" != n ]; then
+            register "$s" || why "registering $s in the cluster" || return
+        else
+            ctl add-site "$s" --login=root --rundir="$(site_dir "$s")/run" \
+                || why "registering $s in the cluster" || return
+        fi
+    done
+    ctl set-site b endpoint="$(site_addr b):22" || return
+    for s in "${!SYNC_PIDS[@]}"; do
+        sync_stop "$s" && sync_start "$s" || why "restarting sync at $s" || return
+    done
+    for s in "${!SYNC_PIDS[@]}"; do
+        wait_until "sync at $s on the cluster to find nothing to do" 20 \
+            in_sync_logged "$s" || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
+    done
+
+    leader=$(cluster_leader) || why "no leader in the cluster" || return
+    pid=$(cat "$CL_DIR/m$leader.pid")
+    lib_log "cluster: killing the leader, member $leader (pid $pid)"
+    t0=$(now_ms)
+    kill -KILL "$pid"
+    wait_until "leader to die" 10 lib_dead "$pid" || return
+    wait_until "del-site c through the remaining members" 30 \
+        ctl del-site c --if-exists || return
+    for s in a b e; do
+        wait_until "st-c gone at $s" 30 eval \
+            "! sync_port_names $s | grep -q st-c" \
+            || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
+    done
+    t1=$(now_ms)
+    echo "MEASURE: cluster-leader-kill-to-resync-s $(measure_s $((t1 - t0)))"
+    wait_mesh 30 a b e || return
+    for s in a b e; do
+        lib_log "site $s: $(grep -h 'registry' "$(sync_log "$s")" | tail -n 2 | tr '\n' ' ')"
+    done
+}
+
+# Site n sits behind a NAT namespace: no endpoint, no sshd, nothing can
+# reach it; it dials every other site.
+case_nat_site() {
+    local nat ns s
+    need_mesh || return
+    if ! command -v iptables >/dev/null 2>&1; then
+        REASON="iptables is not installed"
+        return 77
+    fi
+    site_start n || why "site n did not start" || return
+    nat=$(lib_netns_add nat) || why "nat namespace" || return
+    ns=$(site_ns n)
+    # nat: ul0 on the underlay (192.0.2.6), lan0 towards n (10.0.0.1/24).
+    ip -n "$nat" link add ul0 type veth peer name p-nat netns "$(site_ns sw)" || return
+    ip -n "$(site_ns sw)" link set p-nat master ul up || return
+    ip -n "$nat" addr add "192.0.2.${SITE_NUM[n]}/24" dev ul0 || return
+    ip -n "$nat" link set ul0 up || return
+    ip -n "$nat" link add lan0 type veth peer name ul0 netns "$ns" || return
+    ip -n "$nat" addr add 10.0.0.1/24 dev lan0 || return
+    ip -n "$nat" link set lan0 up || return
+    ip -n "$ns" addr add 10.0.0.2/24 dev ul0 || return
+    ip -n "$ns" link set ul0 up || return
+    ip -n "$ns" route add default via 10.0.0.1 || return
+    ip netns exec "$nat" sysctl -qw net.ipv4.ip_forward=1 || return
+    ip netns exec "$nat" iptables -t nat -A POSTROUTING -o ul0 -j MASQUERADE \
+        || why "iptables MASQUERADE failed" || return
+    # No inbound: the underlay has no route to 10.0.0.0/24 anyway.
+    echo 10.0.0.2 > "$(site_dir n)/underlay_addr"
+    mkdir -p "$(site_dir n)/ssh"
+    for s in a b c e; do
+        ssh_client_setup n "$s" || why "keys n -> $s" || return
+    done
+    vm_add n n1 "$(vm_ip n)/24" "2001:db8:100::6/64" || why "vm n1" || return
+    sync_start n || why "sync at n" || return
+    ctl add-site n --login=root --rundir="$(site_dir n)/run" \
+        || why "registering n" || return
+    wait_mesh 60 a b c e n || return
+    ports_are n "st-a st-b st-c st-e " || why "site n ports: $(sync_port_names n)" || return
+}
+
+# all_links_up SITE...: every site has its N-1 ports of the sync up.
+all_links_up() {
+    local s n=$(($# - 1)) up
+    for s; do
+        up=$(site_vsctl "$s" --bare --columns=link_state find interface \
+                 external_ids:ssh-tap-sync=true | grep -c '^up$')
+        [ "$up" -eq "$n" ] || return 1
+    done
+}
+
+measure_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+
+case_scale() {
+    local n=$MESH_SCALE i s t sites=() t0 t1 t2
+    [ "$n" -ge 2 ] && [ "$n" -le 32 ] \
+        || why "MESH_SCALE=$n: expected 2 to 32" || return
+    for i in $(seq 1 "$n"); do
+        SITE_NUM[s$i]=$i
+        sites+=("s$i")
+    done
+    switch_start || why "switch namespace" || return
+    for s in "${sites[@]}"; do
+        site_start "$s" || why "site $s did not start" || return
+        switch_connect "$s" || why "underlay of site $s" || return
+        sshd_start "$s" || why "sshd at $s" || return
+    done
+    for s in "${sites[@]}"; do
+        for t in "${sites[@]}"; do
+            [ "$s" = "$t" ] || ssh_client_setup "$s" "$t" \
+                || why "keys $s -> $t" || return
+        done
+        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
+            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
+    done
+    registry_start || why "registry: $REASON" || return
+    for s in "${sites[@]}"; do
+        sync_start "$s" || why "sync at $s" || return
+    done
+    for s in "${sites[@]}"; do
+        wait_until "sync at $s to connect" 20 \
+            grep -q 'registry .*connected' "$(sync_log "$s")" || return
+    done
+    t0=$(now_ms)
+    for s in "${sites[@]}"; do
+        register "$s" || why "registering $s" || return
+    done
+    wait_until "all $((n * (n - 1))) link ends up" 300 all_links_up \
+        "${sites[@]}" || return
+    t1=$(now_ms)
+    wait_mesh 300 "${sites[@]}" || return
+    t2=$(now_ms)
+    echo "MEASURE: mesh-$n-links-up-s $(measure_s $((t1 - t0)))"
+    echo "MEASURE: mesh-$n-converge-s $(measure_s $((t2 - t0)))"
+}
+
+# ---------------------------------------------------------------------------
+
+if [ -n "${MESH_SCALE:-}" ]; then
+    run_case "scale-$MESH_SCALE" case_scale
+    lib_finish
+fi
+
+run_case setup case_setup || exit 1
+run_case mesh-4-converge case_converge
+run_case no-loops case_no_loops
+run_case update-in-place case_update_in_place
+run_case dry-run case_dry_run
+run_case once case_once
+run_case restart-no-churn case_restart
+run_case add-site case_add_site
+run_case del-site case_del_site
+run_case nat-site case_nat_site
+run_case cluster-failover case_cluster
+lib_finish
