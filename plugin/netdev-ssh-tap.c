@@ -429,10 +429,17 @@ link_decode(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
         } else if (msg.type != STAP_DATA) {
             link_handle_control(dev, &msg);
         } else if (msg.length > limit || msg.length < ETH_HEADER_LEN) {
-            /* Dropped, never truncated.  The stream itself is fine. */
+            /* Dropped, never truncated.  The stream itself is fine.  The
+             * RFC 2819 counters are the ones OVS shows in
+             * Interface:statistics. */
             COVERAGE_INC(ssh_tap_oversize);
             dev->stats.rx_dropped++;
             dev->stats.rx_length_errors++;
+            if (msg.length > limit) {
+                dev->stats.rx_oversize_errors++;
+            } else {
+                dev->stats.rx_undersized_errors++;
+            }
             dev->stats.rx_errors++;
         } else if (!batch) {
             /* Not in a datapath (no rxq): nobody to hand it to. */
@@ -1031,6 +1038,8 @@ netdev_ssh_tap_get_stats(const struct netdev *netdev,
     stats->rx_errors = dev->stats.rx_errors;
     stats->rx_dropped = dev->stats.rx_dropped;
     stats->rx_length_errors = dev->stats.rx_length_errors;
+    stats->rx_oversize_errors = dev->stats.rx_oversize_errors;
+    stats->rx_undersized_errors = dev->stats.rx_undersized_errors;
     stats->tx_packets = dev->stats.tx_packets;
     stats->tx_bytes = dev->stats.tx_bytes;
     stats->tx_errors = dev->stats.tx_errors;
@@ -1296,8 +1305,9 @@ ssh_tap_show_port(struct netdev_ssh_tap *dev, struct ds *out)
     format_bytes(out, stats.tx_bytes);
     ds_put_format(out, " sent (%"PRIu64" frames)\n", stats.tx_packets);
     ds_put_format(out, "  dropped: rx %"PRIu64", tx %"PRIu64"; errors: rx "
-                  "%"PRIu64", tx %"PRIu64"\n", stats.rx_dropped,
-                  stats.tx_dropped, stats.rx_errors, stats.tx_errors);
+                  "%"PRIu64" (%"PRIu64" wrong length), tx %"PRIu64"\n",
+                  stats.rx_dropped, stats.tx_dropped, stats.rx_errors,
+                  stats.rx_length_errors, stats.tx_errors);
     const char *error = smap_get(&status, "last_error");
     if (error) {
         ds_put_format(out, "  last error: %s\n", error);
