@@ -12,6 +12,15 @@
 #     vm_add a a1 198.51.100.1/24 2001:db8:100::1/64
 #     run_case ping case_ping            # prints one PASS/FAIL/SKIP line
 #
+# A mesh kept by ovs-ssh-tap-sync (docs/sync.md) instead of hand-made ports:
+#
+#     lib_check_mesh || ...              # the sync, the ctl and the schema
+#     switch_start                       # an underlay switch for N sites
+#     site_start a; switch_connect a 192.0.2.1; sshd_start a   (each site)
+#     ssh_client_setup a b               # (each ordered pair of sites)
+#     registry_start; registry_add_site a; sync_start a        (each site)
+#     wait_until "every link up" 30 all_links_up a b c
+#
 # Every process the harness starts is recorded (pid plus its start time, so a
 # recycled pid is never hit) in $SCRATCH/pids, and every network namespace in
 # $SCRATCH/netns.  The EXIT trap (also reached on INT, TERM and HUP) kills
@@ -22,6 +31,9 @@
 #   OVS_SSH_TAP_ENV   path of the build tree's tests/env.sh (else searched).
 #   VSWITCHD          the vswitchd to run (overrides env.sh).
 #   VSWITCHD_ARGS     extra arguments for it (e.g. "-vssh_tap:dbg").
+#   SSH_TAP_SYNC, SSH_TAP_CTL, SSH_TAP_SCHEMA
+#                     ovs-ssh-tap-sync, ovs-ssh-tap-ctl and the registry's
+#                     schema (default: from the build tree, else installed).
 #   KEEP_SCRATCH=1    keep the scratch directory (logs) after cleanup.
 #   TMPDIR            where the scratch directory goes (keep it short: unix
 #                     socket paths are limited to 107 bytes).
@@ -42,6 +54,15 @@ LIB_CASES=()
 LIB_REPORTED=" "
 LIB_FAILED=0
 REASON=
+# The registry of sites (registry_start): its directory, its socket, and the
+# remotes that registry_ctl and sync_start use (a comma-separated list; a
+# test may point it at other servers, e.g. a cluster).
+REG_DIR=
+REG_SOCK=
+REGISTRY=
+# The running ovs-ssh-tap-syncs, by site (sync_start, sync_stop).
+declare -gA SYNC_PIDS=()
+SYNC_RUNS=0
 : "${SUITE:=$(basename "$0" .sh)}"
 
 # ---------------------------------------------------------------------------
@@ -142,13 +163,31 @@ lib_load_env() {
         fi
     fi
     : "${SSHD:=/usr/sbin/sshd}"
+    # The mesh sync, its registry tool and the registry's schema.
+    if [ -n "${abs_top_builddir:-}" ]; then
+        : "${SSH_TAP_SYNC:=$abs_top_builddir/utilities/ovs-ssh-tap-sync}"
+        : "${SSH_TAP_CTL:=$abs_top_builddir/utilities/ovs-ssh-tap-ctl}"
+    else
+        : "${SSH_TAP_SYNC:=$(command -v ovs-ssh-tap-sync)}"
+        : "${SSH_TAP_CTL:=$(command -v ovs-ssh-tap-ctl)}"
+    fi
+    if [ -z "${SSH_TAP_SCHEMA:-}" ]; then
+        for f in "${abs_top_srcdir:-$LIB_DIR/..}/ovsdb-schemas/ssh_tap.ovsschema" \
+                 "$LIB_DIR/ssh_tap.ovsschema" \
+                 /usr/share/ovs-ssh-tap/ssh_tap.ovsschema; do
+            if [ -r "$f" ]; then
+                SSH_TAP_SCHEMA=$f
+                break
+            fi
+        done
+    fi
     # OVS names the pidfile, log file and control socket after the program
     # name the daemon gives itself (ovs-vswitchd.pid, .log, .PID.ctl; a
     # variant binary may keep its own file name instead).  site_start finds
     # out which.
     VSWITCHD_NAME=$(basename "$VSWITCHD")
     export OVSDB_SERVER OVSDB_TOOL OVS_VSCTL OVS_APPCTL OVS_OFCTL OVS_SCHEMA \
-           VSWITCHD SSHD
+           VSWITCHD SSHD SSH_TAP_SYNC SSH_TAP_CTL SSH_TAP_SCHEMA
 }
 
 # lib_check_prereqs: prints why the system tests cannot run here, if so.
@@ -182,6 +221,22 @@ lib_check_prereqs() {
     fi
 }
 
+# lib_check_mesh: prints what is missing for a mesh (ovs-ssh-tap-sync,
+# ovs-ssh-tap-ctl, the registry's schema) and returns 1, if anything is.
+lib_check_mesh() {
+    local b
+    for b in "$SSH_TAP_SYNC" "$SSH_TAP_CTL"; do
+        if [ -z "$b" ] || [ ! -x "$b" ]; then
+            echo "missing executable ${b:-ovs-ssh-tap-sync or ovs-ssh-tap-ctl}"
+            return 1
+        fi
+    done
+    if [ -z "${SSH_TAP_SCHEMA:-}" ] || [ ! -r "$SSH_TAP_SCHEMA" ]; then
+        echo "missing schema ${SSH_TAP_SCHEMA:-ssh_tap.ovsschema}"
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------------------
 # Scratch directory, traps and cleanup.
 
@@ -211,8 +266,16 @@ lib_init() {
     echo "$NS_PREFIX" > "$SCRATCH/prefix"
     : > "$SCRATCH/pids"
     : > "$SCRATCH/netns"
+    lib_set_registry
     lib_install_traps
     lib_log "$SUITE: scratch directory $SCRATCH, namespaces $NS_PREFIX-*"
+}
+
+# lib_set_registry: where registry_start puts the registry.
+lib_set_registry() {
+    REG_DIR=$SCRATCH/registry
+    REG_SOCK=$REG_DIR/db.sock
+    REGISTRY=unix:$REG_SOCK
 }
 
 lib_install_traps() {
@@ -232,6 +295,7 @@ lib_adopt() {
         return 1
     fi
     NS_PREFIX=$(cat "$SCRATCH/prefix")
+    lib_set_registry
     lib_install_traps
 }
 
@@ -445,7 +509,8 @@ lib_dump_logs() {
     for d in "$SCRATCH"/site/*; do
         [ -d "$d" ] || continue
         s=$(basename "$d")
-        for f in "$d/log/$VSWITCHD_NAME.log" "$d/ssh/sshd.log"; do
+        for f in "$d/log/$VSWITCHD_NAME.log" "$d/ssh/sshd.log" \
+                 "$(cat "$d/sync_log" 2>/dev/null)"; do
             [ -f "$f" ] || continue
             lib_log "==== $1: site $s: last 40 lines of $f"
             tail -n 40 "$f" >&2
@@ -686,6 +751,29 @@ underlay_connect() {
 
 site_addr() { cat "$(site_dir "$1")/underlay_addr"; }
 
+# switch_start: an underlay for more than two sites: a namespace "sw" with
+# a Linux bridge "ul", the switch that switch_connect plugs sites into.
+switch_start() {
+    local ns
+    ns=$(lib_netns_add sw) || return 1
+    ip -n "$ns" link add ul type bridge || return 1
+    ip -n "$ns" link set ul up
+}
+
+# switch_connect SITE ADDR: a veth "ul0" in SITE's namespace with ADDR/24,
+# its peer "p-SITE" a port of the switch.
+switch_connect() {
+    local s=$1 addr=$2 ns sw
+    ns=$(site_ns "$s")
+    sw=$(site_ns sw)
+    ip -n "$ns" link add ul0 type veth peer name "p-$s" netns "$sw" \
+        || return 1
+    ip -n "$sw" link set "p-$s" master ul up || return 1
+    ip -n "$ns" addr add "$addr/$UNDERLAY_LEN" dev ul0 || return 1
+    ip -n "$ns" link set ul0 up || return 1
+    echo "$addr" > "$(site_dir "$s")/underlay_addr"
+}
+
 # ---------------------------------------------------------------------------
 # sshd.
 
@@ -861,4 +949,92 @@ vm_set_mtu() {
     ip -n "$(vm_ns "$vm")" link set eth0 mtu "$mtu" || return 1
     ip -n "$(site_ns "$s")" link set "$vm" mtu "$mtu" || return 1
     site_vsctl "$s" set interface "$vm" mtu_request="$mtu"
+}
+
+# ---------------------------------------------------------------------------
+# The mesh: the registry of sites and ovs-ssh-tap-sync (docs/sync.md).
+
+# registry_start: the registry, an ovsdb-server with the SSH_Tap schema, in
+# our own namespace (every site reaches its unix socket, $REG_SOCK, through
+# the file system).  Files in $REG_DIR.
+registry_start() {
+    mkdir -p "$REG_DIR"
+    "$OVSDB_TOOL" create "$REG_DIR/registry.db" "$SSH_TAP_SCHEMA" || return 1
+    lib_spawn "ovsdb-server@registry" /dev/null "$REG_DIR/stderr" \
+        "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ovsdb-server.log" \
+        --pidfile="$REG_DIR/ovsdb-server.pid" \
+        --unixctl="$REG_DIR/ovsdb-server.ctl" \
+        --remote="punix:$REG_SOCK" "$REG_DIR/registry.db"
+    wait_until "registry ovsdb-server" 20 test -S "$REG_SOCK"
+}
+
+# registry_ctl ARGS...: ovs-ssh-tap-ctl on $REGISTRY.
+registry_ctl() {
+    timeout --foreground 30 "$SSH_TAP_CTL" --db="$REGISTRY" "$@"
+}
+
+# site_registration SITE: sets the array SITE_REGISTRATION to the
+# ovs-ssh-tap-ctl arguments that register SITE as the harness made it: its
+# underlay address as the endpoint, login root, its sshd's host key pinned,
+# its run directory (where its passive ports listen).
+site_registration() {
+    local s=$1
+    SITE_REGISTRATION=(add-site "$s" --endpoint="$(site_addr "$s")"
+        --login=root --host-key="$(site_hostkey_fp "$s")"
+        --rundir="$(site_dir "$s")/run")
+}
+
+# registry_add_site SITE: registers SITE (see site_registration).
+registry_add_site() {
+    site_registration "$1"
+    registry_ctl "${SITE_REGISTRATION[@]}"
+}
+
+# sync_start SITE [ARGS...]: runs ovs-ssh-tap-sync for SITE in its namespace
+# on $REGISTRY and SITE's database, its ports dialing with SITE's client key
+# (the far host keys are pinned by the registry).  Each run logs to its own
+# file, $(sync_log SITE); SYNC_PIDS[SITE] is its pid.
+sync_start() {
+    local s=$1 d
+    shift
+    d=$(site_dir "$s")
+    SYNC_RUNS=$((SYNC_RUNS + 1))
+    echo "$d/log/sync-$SYNC_RUNS.log" > "$d/sync_log"
+    site_prefix "$s"
+    lib_spawn "sync@$s" /dev/null "$d/log/sync-$SYNC_RUNS.stderr" \
+        "${SITE_PREFIX[@]}" "$SSH_TAP_SYNC" --site="$s" \
+        --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
+        --key="$(site_client_key "$s")" \
+        --log-file="$d/log/sync-$SYNC_RUNS.log" "$@"
+    SYNC_PIDS[$s]=$LAST_PID
+}
+
+# sync_log SITE: the log file of SITE's latest sync.
+sync_log() { cat "$(site_dir "$1")/sync_log"; }
+
+# sync_stop SITE: stops SITE's sync (SIGTERM) and waits for it.
+sync_stop() {
+    local s=$1 pid=${SYNC_PIDS[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait_until "sync of site $s to exit" 10 lib_dead "$pid" || return 1
+    wait "$pid" 2>/dev/null
+    unset "SYNC_PIDS[$s]"
+}
+
+# sync_connected SITE: SITE's latest sync has reached the registry.
+sync_connected() { grep -q 'registry .*connected' "$(sync_log "$1")"; }
+
+# sync_converged SITE: SITE's latest sync has found nothing left to do (its
+# ports match the registry).
+sync_converged() { grep -q 'nothing to do' "$(sync_log "$1")"; }
+
+# all_links_up SITE...: each SITE has its N-1 ports of the sync up.
+all_links_up() {
+    local s n=$(($# - 1)) up
+    for s; do
+        up=$(site_vsctl "$s" --bare --columns=link_state find interface \
+                 external_ids:ssh-tap-sync=true | grep -c '^up$')
+        [ "$up" -eq "$n" ] || return 1
+    done
 }

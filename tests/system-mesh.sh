@@ -44,100 +44,20 @@ lib_init
 
 SITES=(a b c d e)
 declare -A SITE_NUM=([a]=1 [b]=2 [c]=3 [d]=4 [e]=5 [n]=6)
-declare -A SYNC_PIDS=()
-SYNC_RUNS=0
 MESH=0
 
-: "${SSH_TAP_SYNC:=${abs_top_builddir:-.}/utilities/ovs-ssh-tap-sync}"
-: "${SSH_TAP_CTL:=${abs_top_builddir:-.}/utilities/ovs-ssh-tap-ctl}"
-: "${SSH_TAP_SCHEMA:=${abs_top_srcdir:-$(dirname "$0")/..}/ovsdb-schemas/ssh_tap.ovsschema}"
-for f in "$SSH_TAP_SYNC" "$SSH_TAP_CTL"; do
-    if [ ! -x "$f" ]; then
-        lib_report_rest FAIL "missing executable $f"
-        exit 1
-    fi
-done
-if [ ! -r "$SSH_TAP_SCHEMA" ]; then
-    lib_report_rest FAIL "missing schema $SSH_TAP_SCHEMA"
+if ! why_not=$(lib_check_mesh); then
+    lib_report_rest FAIL "$why_not"
     exit 1
 fi
 
-REG_DIR=$SCRATCH/registry
-REG_SOCK=$REG_DIR/db.sock
-# What the syncs and ovs-ssh-tap-ctl use: the standalone registry, then the
-# cluster (cluster-failover).
-REGISTRY=unix:$REG_SOCK
-
-ctl() { timeout --foreground 30 "$SSH_TAP_CTL" --db="$REGISTRY" "$@"; }
+# The underlay switch, the registry (registry_start, registry_ctl,
+# registry_add_site) and the syncs (sync_start, sync_stop, sync_log,
+# sync_converged, all_links_up) are lib.sh's.
 
 vm_of() { echo "${1}1"; }
 vm_ip() { echo "198.51.100.${SITE_NUM[$1]}"; }
-
-# ---------------------------------------------------------------------------
-# Underlay: one "switch" namespace with a Linux bridge, one veth per site.
-
-switch_start() {
-    local ns
-    ns=$(lib_netns_add sw) || return 1
-    ip -n "$ns" link add ul type bridge || return 1
-    ip -n "$ns" link set ul up
-}
-
-# switch_connect SITE [ADDR]: veth ul0 in SITE's namespace, its peer on the
-# switch.
-switch_connect() {
-    local s=$1 addr=${2:-192.0.2.${SITE_NUM[$1]}} ns sw
-    ns=$(site_ns "$s")
-    sw=$(site_ns sw)
-    ip -n "$ns" link add ul0 type veth peer name "p-$s" netns "$sw" \
-        || return 1
-    ip -n "$sw" link set "p-$s" master ul up || return 1
-    ip -n "$ns" addr add "$addr/24" dev ul0 || return 1
-    ip -n "$ns" link set ul0 up || return 1
-    echo "$addr" > "$(site_dir "$s")/underlay_addr"
-}
-
-# ---------------------------------------------------------------------------
-# The registry and the syncs.
-
-registry_start() {
-    mkdir -p "$REG_DIR"
-    "$OVSDB_TOOL" create "$REG_DIR/registry.db" "$SSH_TAP_SCHEMA" || return 1
-    lib_spawn "ovsdb-server@registry" /dev/null "$REG_DIR/stderr" \
-        "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ovsdb-server.log" \
-        --pidfile="$REG_DIR/ovsdb-server.pid" \
-        --unixctl="$REG_DIR/ovsdb-server.ctl" \
-        --remote="punix:$REG_SOCK" "$REG_DIR/registry.db"
-    wait_until "registry ovsdb-server" 20 test -S "$REG_SOCK"
-}
-
-# sync_start SITE [ARGS...]: runs ovs-ssh-tap-sync for SITE in its
-# namespace; each run logs to its own file, $(sync_log SITE).
-sync_start() {
-    local s=$1 d
-    shift
-    d=$(site_dir "$s")
-    SYNC_RUNS=$((SYNC_RUNS + 1))
-    echo "$d/log/sync-$SYNC_RUNS.log" > "$d/sync_log"
-    site_prefix "$s"
-    lib_spawn "sync@$s" /dev/null "$d/log/sync-$SYNC_RUNS.stderr" \
-        "${SITE_PREFIX[@]}" "$SSH_TAP_SYNC" --site="$s" \
-        --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
-        --key="$(site_client_key "$s")" \
-        --log-file="$d/log/sync-$SYNC_RUNS.log" "$@"
-    SYNC_PIDS[$s]=$LAST_PID
-}
-
-sync_log() { cat "$(site_dir "$1")/sync_log"; }
-
-sync_stop() {
-    local s=$1 pid=${SYNC_PIDS[$1]:-}
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    wait_until "sync of site $s to exit" 10 lib_dead "$pid" || return 1
-    wait "$pid" 2>/dev/null
-    unset "SYNC_PIDS[$s]"
-}
+ul_ip() { echo "192.0.2.${SITE_NUM[$1]}"; }
 
 # sync_once SITE ARGS...: a one-shot run, output on stdout.
 sync_once() {
@@ -147,13 +67,6 @@ sync_once() {
     site_exec "$s" timeout --foreground 60 "$SSH_TAP_SYNC" --site="$s" \
         --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
         --key="$(site_client_key "$s")" "$@"
-}
-
-# register SITE: adds SITE to the registry with its endpoint, pinned host
-# key and run directory.
-register() {
-    ctl add-site "$1" --endpoint="$(site_addr "$1")" --login=root \
-        --host-key="$(site_hostkey_fp "$1")" --rundir="$(site_dir "$1")/run"
 }
 
 # ---------------------------------------------------------------------------
@@ -223,8 +136,6 @@ sync_port_names() {
 # space separated, trailing space).
 ports_are() { [ "$(sync_port_names "$1")" = "$2" ]; }
 
-in_sync_logged() { grep -q 'nothing to do' "$(sync_log "$1")"; }
-
 need_mesh() {
     [ "$MESH" -eq 1 ] && return 0
     REASON="the mesh never converged"
@@ -239,7 +150,7 @@ case_setup() {
     switch_start || why "switch namespace" || return
     for s in "${SITES[@]}"; do
         site_start "$s" || why "site $s did not start" || return
-        switch_connect "$s" || why "underlay of site $s" || return
+        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" || return
     done
     for s in "${SITES[@]}"; do
         sshd_start "$s" || why "sshd at site $s: ${REASON:-did not start}" \
@@ -265,7 +176,7 @@ case_setup() {
     done
     for s in "${SITES[@]}"; do
         wait_until "sync at $s to connect to both databases" 10 \
-            grep -q 'registry .*connected' "$(sync_log "$s")" \
+            sync_connected "$s" \
             || why "$REASON: $(tail -n 3 "$(sync_log "$s")")" || return
     done
 }
@@ -274,7 +185,7 @@ case_converge() {
     local t0 t1 s
     t0=$(now_ms)
     for s in a b c d; do
-        register "$s" || why "registering $s failed" || return
+        registry_add_site "$s" || why "registering $s failed" || return
     done
     # Links first (cheap to poll), then the pings (a ping to a peer that
     # is not there yet costs its whole timeout).
@@ -332,7 +243,7 @@ case_update_in_place() {
     local u0 u1 r
     need_mesh || return
     u0=$(iface_get a st-b _uuid)
-    ctl set-site b endpoint="$(site_addr b):22" || why "set-site failed" || return
+    registry_ctl set-site b endpoint="$(site_addr b):22" || why "set-site failed" || return
     # shellcheck disable=SC2016
     wait_until "a's st-b to get the new remote" 10 eval \
         '[ "$(iface_get a st-b options:remote)" = "root@$(site_addr b):22" ]' \
@@ -349,7 +260,7 @@ case_dry_run() {
     local out rc before after
     need_mesh || return
     sync_stop a || why "stopping a's sync" || return
-    ctl set-site b login=nobody || why "set-site b login=nobody" || return
+    registry_ctl set-site b login=nobody || why "set-site b login=nobody" || return
     before=$(sync_ports a; site_vsctl a get interface st-b options)
     out=$(sync_once a --dry-run)
     rc=$?
@@ -361,7 +272,7 @@ case_dry_run() {
     esac
     after=$(sync_ports a; site_vsctl a get interface st-b options)
     [ "$before" = "$after" ] || why "--dry-run changed the database" || return
-    ctl set-site b login=root || why "set-site b login=root" || return
+    registry_ctl set-site b login=root || why "set-site b login=root" || return
     out=$(sync_once a --dry-run)
     case $out in
         "nothing to do"*) ;;
@@ -395,7 +306,7 @@ case_restart() {
     local s before after pid out=$SCRATCH/restart-ping loss
     need_mesh || return
     [ -n "${SYNC_PIDS[a]:-}" ] || sync_start a
-    wait_until "a's sync in sync" 20 in_sync_logged a || return
+    wait_until "a's sync in sync" 20 sync_converged a || return
     before=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
     lib_spawn ping "$out" "$out.err" ip netns exec "$(vm_ns a1)" \
         ping -i 0.2 -c 40 -W 2 "$(vm_ip d)"
@@ -409,7 +320,7 @@ case_restart() {
     done
     for s in a b c d e; do
         wait_until "restarted sync at $s to find nothing to do" 20 \
-            in_sync_logged "$s" || return
+            sync_converged "$s" || return
         if grep -Eq '\|INFO\|site [a-z]+: (add|delete|update) ' "$(sync_log "$s")"; then
             why "restarted sync at $s changed something: $(grep -E '(add|delete|update) ' "$(sync_log "$s")")"
             return 1
@@ -429,7 +340,7 @@ case_add_site() {
     local t0 t1
     need_mesh || return
     t0=$(now_ms)
-    register e || why "registering e" || return
+    registry_add_site e || why "registering e" || return
     wait_until "every link up" 60 all_links_up a b c d e || return
     wait_mesh 60 a b c d e || return
     t1=$(now_ms)
@@ -441,7 +352,7 @@ case_del_site() {
     local s t0 t1
     need_mesh || return
     t0=$(now_ms)
-    ctl del-site d || why "del-site d" || return
+    registry_ctl del-site d || why "del-site d" || return
     for s in a b c e; do
         wait_until "st-d gone at $s" 20 eval \
             "! sync_port_names $s | grep -q st-d" || return
@@ -518,23 +429,23 @@ case_cluster() {
         || return
 
     # Same sites, same columns: the move must not churn any port.
-    sites=$(ctl list-sites | awk 'NR > 1 { print $1 }')
+    sites=$(registry_ctl list-sites | awk 'NR > 1 { print $1 }')
     REGISTRY=$remotes
     for s in $sites; do
         if [ -s "$(site_dir "$s")/underlay_addr" ] && [ "$s" != n ]; then
-            register "$s" || why "registering $s in the cluster" || return
+            registry_add_site "$s" || why "registering $s in the cluster" || return
         else
-            ctl add-site "$s" --login=root --rundir="$(site_dir "$s")/run" \
+            registry_ctl add-site "$s" --login=root --rundir="$(site_dir "$s")/run" \
                 || why "registering $s in the cluster" || return
         fi
     done
-    ctl set-site b endpoint="$(site_addr b):22" || return
+    registry_ctl set-site b endpoint="$(site_addr b):22" || return
     for s in "${!SYNC_PIDS[@]}"; do
         sync_stop "$s" && sync_start "$s" || why "restarting sync at $s" || return
     done
     for s in "${!SYNC_PIDS[@]}"; do
         wait_until "sync at $s on the cluster to find nothing to do" 20 \
-            in_sync_logged "$s" || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
+            sync_converged "$s" || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
     done
 
     leader=$(cluster_leader) || why "no leader in the cluster" || return
@@ -544,7 +455,7 @@ case_cluster() {
     kill -KILL "$pid"
     wait_until "leader to die" 10 lib_dead "$pid" || return
     wait_until "del-site c through the remaining members" 30 \
-        ctl del-site c --if-exists || return
+        registry_ctl del-site c --if-exists || return
     for s in a b e; do
         wait_until "st-c gone at $s" 30 eval \
             "! sync_port_names $s | grep -q st-c" \
@@ -592,20 +503,10 @@ case_nat_site() {
     done
     vm_add n n1 "$(vm_ip n)/24" "2001:db8:100::6/64" || why "vm n1" || return
     sync_start n || why "sync at n" || return
-    ctl add-site n --login=root --rundir="$(site_dir n)/run" \
+    registry_ctl add-site n --login=root --rundir="$(site_dir n)/run" \
         || why "registering n" || return
     wait_mesh 60 a b c e n || return
     ports_are n "st-a st-b st-c st-e " || why "site n ports: $(sync_port_names n)" || return
-}
-
-# all_links_up SITE...: every site has its N-1 ports of the sync up.
-all_links_up() {
-    local s n=$(($# - 1)) up
-    for s; do
-        up=$(site_vsctl "$s" --bare --columns=link_state find interface \
-                 external_ids:ssh-tap-sync=true | grep -c '^up$')
-        [ "$up" -eq "$n" ] || return 1
-    done
 }
 
 measure_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
@@ -621,7 +522,7 @@ case_scale() {
     switch_start || why "switch namespace" || return
     for s in "${sites[@]}"; do
         site_start "$s" || why "site $s did not start" || return
-        switch_connect "$s" || why "underlay of site $s" || return
+        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" || return
         sshd_start "$s" || why "sshd at $s" || return
     done
     for s in "${sites[@]}"; do
@@ -638,11 +539,11 @@ case_scale() {
     done
     for s in "${sites[@]}"; do
         wait_until "sync at $s to connect" 20 \
-            grep -q 'registry .*connected' "$(sync_log "$s")" || return
+            sync_connected "$s" || return
     done
     t0=$(now_ms)
     for s in "${sites[@]}"; do
-        register "$s" || why "registering $s" || return
+        registry_add_site "$s" || why "registering $s" || return
     done
     wait_until "all $((n * (n - 1))) link ends up" 300 all_links_up \
         "${sites[@]}" || return
