@@ -17,7 +17,7 @@ packages="build-essential autoconf automake libtool pkg-config
   libunbound-dev python3
   openssh-server openssh-client iproute2 iputils-ping iputils-arping
   ethtool tcpdump netcat-openbsd iperf3 procps psmisc coreutils iptables
-  busybox"
+  busybox clang libclang-rt-14-dev"
 
 missing=
 for p in $packages; do

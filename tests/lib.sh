@@ -375,6 +375,41 @@ lib_kill_pids() {
     done
 }
 
+# lib_stop_vswitchds: asks every site's vswitchd to exit with "ovs-appctl
+# exit", waits up to 60 s for each, and records how it ended in
+# $VSWITCHD_EXIT_LOG, one line per daemon: "SITE PID STATUS" (STATUS is the
+# exit status, "alive" if it did not exit, "?" if it was not our child).
+lib_stop_vswitchds() {
+    local d s pid st status deadline
+    [ -n "${SCRATCH:-}" ] && [ -d "$SCRATCH/site" ] || return 0
+    for d in "$SCRATCH"/site/*; do
+        [ -d "$d" ] || continue
+        s=${d##*/}
+        pid=$(site_pid "$s" 2>/dev/null) || continue
+        [ -n "$pid" ] || continue
+        st=$(lib_starttime "$pid") || continue
+        lib_log "site $s: ovs-appctl exit (vswitchd pid $pid)"
+        site_appctl "$s" exit >/dev/null 2>&1
+        deadline=$(( $(now_ms) + 60000 ))
+        while lib_alive "$pid" "$st" && [ "$(now_ms)" -lt "$deadline" ]; do
+            sleep 0.1
+        done
+        if lib_alive "$pid" "$st"; then
+            status=alive
+        else
+            wait "$pid" 2>/dev/null
+            status=$?
+            # 127: not a child of this shell, so its status is unknown.
+            [ "$status" -eq 127 ] && status='?'
+        fi
+        lib_log "site $s: vswitchd pid $pid: exit status $status"
+        if [ -n "${VSWITCHD_EXIT_LOG:-}" ]; then
+            echo "$s $pid $status" >> "$VSWITCHD_EXIT_LOG"
+        fi
+    done
+    return 0
+}
+
 lib_cleanup() {
     local rc=$? line pid st name ns deadline entries=() late=() nslist=()
     trap '' INT TERM HUP PIPE
@@ -387,6 +422,11 @@ lib_cleanup() {
     if [ "$LIB_KEEP" -eq 1 ]; then
         exit "$rc"
     fi
+
+    # 0. VSWITCHD_EXIT=appctl (tests/asan-check.sh): vswitchd leaves through
+    #    "ovs-appctl exit", as "ovs-ctl stop" makes it, so that its leak
+    #    check runs; SIGTERM below would kill it before that.
+    [ "${VSWITCHD_EXIT:-}" = appctl ] && lib_stop_vswitchds
 
     # 1. Every process we recorded, newest first, in two rounds: first the
     #    vswitchds and helpers, so that their SSH sessions close while sshd
