@@ -1078,3 +1078,64 @@ all_links_up() {
         [ "$up" -eq "$n" ] || return 1
     done
 }
+
+# ---------------------------------------------------------------------------
+# sshd: kill it for good and start it again.
+
+# proc_tree PID: PID and all its descendants.
+proc_tree() {
+    local c
+    echo "$1"
+    for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        proc_tree "$c"
+    done
+}
+
+# sshd_kill SITE: SIGKILL for SITE's sshd (the one this test started, as
+# recorded in the pid list) and every process it forked, so that the SSH
+# connections it serves die with it, as in a crash of the whole service.
+sshd_kill() {
+    local s=$1 pid st name p all=() deadline
+    pid=$(cat "$(site_dir "$s")/ssh/sshd.pid" 2>/dev/null) \
+        || why "no pidfile for sshd at site $s" || return
+    while read -r p st name; do
+        [ "$p" = "$pid" ] && [ "$name" = "sshd@$s" ] && lib_alive "$p" "$st" \
+            && break
+        p=
+    done < "$SCRATCH/pids"
+    [ -n "$p" ] || why "sshd pid $pid at site $s is not one this test started" \
+        || return
+    mapfile -t all < <(proc_tree "$pid")
+    lib_log "killing sshd at site $s: pids ${all[*]}"
+    kill -KILL "${all[@]}" 2>/dev/null
+    deadline=$(( $(now_ms) + 5000 ))
+    for p in "${all[@]}"; do
+        while lib_alive "$p" && [ "$(now_ms)" -lt "$deadline" ]; do
+            sleep 0.05
+        done
+    done
+    wait "$pid" 2>/dev/null
+    ! sshd_listening "$s" "$(site_addr "$s")" "$(cat "$(site_dir "$s")/ssh/port")" \
+        || why "sshd at site $s still listening after SIGKILL" || return
+}
+
+# sshd_restart SITE: starts SITE's sshd again with the configuration, host
+# key and authorized_keys that sshd_start made (sshd_start itself would make
+# a new host key).
+sshd_restart() {
+    local s=$1 d ns addr port pid
+    d=$(site_dir "$s")/ssh
+    ns=$(site_ns "$s")
+    addr=$(site_addr "$s")
+    port=$(cat "$d/port")
+    rm -f "$d/sshd.pid"
+    [ -f "$d/sshd.log" ] && mv "$d/sshd.log" "$d/sshd.log.$(now_ms)"
+    lib_spawn "sshd@$s" /dev/null "$d/sshd.log" \
+        ip netns exec "$ns" "$SSHD" -D -e -f "$d/sshd_config"
+    wait_until "sshd of site $s listening again on $addr:$port" 10 \
+        sshd_listening "$s" "$addr" "$port" || return
+    pid=$(cat "$d/sshd.pid" 2>/dev/null)
+    if [ -n "$pid" ] && [ "$pid" != "$LAST_PID" ]; then
+        lib_register "$pid" "sshd@$s"
+    fi
+}

@@ -20,7 +20,7 @@ SUITE=system-two-site
 
 LINK=${SSH_TAP_TEST_LINK:-ssh-tap}
 
-lib_declare_cases setup link-up ping4 ping6 broadcast tcp-100M jumbo \
+lib_declare_cases setup identity link-up ping4 ping6 broadcast tcp-100M jumbo \
     option-errors host-key del-port readd system-datapath
 lib_init
 
