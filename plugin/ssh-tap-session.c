@@ -731,9 +731,11 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
         if (up_len == 0 && ssh_channel_window_size(channel) > 0) {
             pfds[1].events |= POLLIN;
         }
-        /* The timeout only bounds how long a libssh-internal buffer could go
-         * unnoticed; readiness normally wakes us at once. */
-        int retval = poll(pfds, 3, 1000);
+        /* Readiness wakes us: libssh has consumed every complete packet it
+         * read by the time the calls above return.  The timeout is only a
+         * safety net, long enough that 100 idle ports cost next to nothing
+         * (keepalives wake them every keepalive_interval anyway). */
+        int retval = poll(pfds, 3, 5000);
         if (retval < 0 && errno != EINTR) {
             error = xasprintf("poll failed: %s", ovs_strerror(errno));
             break;
