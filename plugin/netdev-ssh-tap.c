@@ -764,12 +764,45 @@ netdev_ssh_tap_get_config(const struct netdev *netdev, struct smap *args)
 
 /* Class functions. */
 
+/* Returns a malloc()ed array with one entry per port in ssh_tap_list, in
+ * list order, telling whether its listening socket has a connection waiting
+ * (found with one poll() for all of them, rather than an accept() per port
+ * per main-loop iteration). */
+static bool *
+listeners_ready(void)
+    OVS_REQUIRES(ssh_tap_list_mutex)
+{
+    size_t n = ovs_list_size(&ssh_tap_list);
+    struct pollfd *pfds = xcalloc(n ? n : 1, sizeof *pfds);
+    bool *ready = xcalloc(n ? n : 1, sizeof *ready);
+    struct netdev_ssh_tap *dev;
+    size_t i = 0, n_listening = 0;
+
+    LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
+        ovs_mutex_lock(&dev->mutex);
+        pfds[i].fd = dev->listen_fd;
+        pfds[i].events = POLLIN;
+        n_listening += dev->listen_fd >= 0;
+        ovs_mutex_unlock(&dev->mutex);
+        i++;
+    }
+    if (n_listening && poll(pfds, n, 0) > 0) {
+        for (i = 0; i < n; i++) {
+            ready[i] = pfds[i].revents != 0;
+        }
+    }
+    free(pfds);
+    return ready;
+}
+
 static void
 netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
 {
     struct netdev_ssh_tap *dev;
+    size_t i = 0;
 
     ovs_mutex_lock(&ssh_tap_list_mutex);
+    bool *ready = listeners_ready();
     LIST_FOR_EACH (dev, list_node, &ssh_tap_list) {
         ovs_mutex_lock(&dev->mutex);
         if (dev->session) {
@@ -781,7 +814,9 @@ netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
                 link_install(dev, fd, "connected through SSH");
             }
         }
-        listener_run(dev);
+        if (ready[i++]) {
+            listener_run(dev);
+        }
         if (dev->state == LINK_HELLO) {
             link_receive(dev, NULL, true);
         }
@@ -793,6 +828,7 @@ netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
         ovs_mutex_unlock(&dev->mutex);
     }
     ovs_mutex_unlock(&ssh_tap_list_mutex);
+    free(ready);
 }
 
 static void
