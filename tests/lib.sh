@@ -1139,3 +1139,19 @@ sshd_restart() {
         lib_register "$pid" "sshd@$s"
     fi
 }
+
+# ---------------------------------------------------------------------------
+# The usual two-site scene.
+
+# two_sites_setup: sites a and b on the underlay, sshd at b accepting a's
+# client key, and VMs a1 ($A1_V4, $A1_V6) and b1 ($B1_V4, $B1_V6) on their
+# bridges.  For use as (part of) a test's setup case: reports through why.
+two_sites_setup() {
+    site_start a || why "site a did not start" || return
+    site_start b || why "site b did not start" || return
+    underlay_connect a b || why "underlay: $REASON" || return
+    sshd_start b || why "sshd at site b: ${REASON:-did not start}" || return
+    ssh_client_setup a b || why "client key setup failed" || return
+    vm_add a a1 "$A1_V4/24" "$A1_V6/64" || why "vm a1" || return
+    vm_add b b1 "$B1_V4/24" "$B1_V6/64" || why "vm b1" || return
+}

@@ -59,13 +59,7 @@ up_and_pinging() {
 }
 
 case_setup() {
-    site_start a || why "site a did not start" || return
-    site_start b || why "site b did not start" || return
-    underlay_connect a b || why "underlay: $REASON" || return
-    sshd_start b || why "sshd at site b: ${REASON:-did not start}" || return
-    ssh_client_setup a b || why "client key setup failed" || return
-    vm_add a a1 "$A1_V4/24" "$A1_V6/64" || why "vm a1" || return
-    vm_add b b1 "$B1_V4/24" "$B1_V6/64" || why "vm b1" || return
+    two_sites_setup || return
     site_vsctl b add-port br0 p1 -- set interface p1 type=ssh-tap \
         || why "passive p1 at site b" || return
 }
