@@ -176,6 +176,18 @@ static void
 link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
     OVS_REQUIRES(dev->mutex) OVS_PRINTF_FORMAT(2, 3);
 
+/* Who is at the other end, for logs: the far host of an active port, the
+ * far end behind the socket of a passive one. */
+static const char *
+link_peer_name(const struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->opts.active) {
+        return dev->opts.host;
+    }
+    return dev->listen_path ? dev->listen_path : "the far end";
+}
+
 static void
 link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
     OVS_REQUIRES(dev->mutex)
@@ -191,10 +203,12 @@ link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
         free(dev->last_error);
         dev->last_error = xvasprintf(fmt, args);
         va_end(args);
-        VLOG_WARN_RL(&rl, "%s: link closed: %s",
-                     netdev_get_name(&dev->up), dev->last_error);
+        VLOG_WARN_RL(&rl, "%s: link with %s closed: %s",
+                     netdev_get_name(&dev->up), link_peer_name(dev),
+                     dev->last_error);
     } else {
-        VLOG_INFO("%s: link closed", netdev_get_name(&dev->up));
+        VLOG_INFO("%s: link with %s closed", netdev_get_name(&dev->up),
+                  link_peer_name(dev));
     }
 
     close(dev->fd);
@@ -321,7 +335,8 @@ link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
     dev->rtt_us = -1;
     dev->n_links++;
     dev->changed = true;
-    VLOG_INFO("%s: link %s, sending hello", netdev_get_name(&dev->up), how);
+    VLOG_INFO("%s: link with %s %s, sending hello",
+              netdev_get_name(&dev->up), link_peer_name(dev), how);
     link_send_hello(dev);
 }
 
