@@ -22,6 +22,7 @@
 #endif
 
 #include "jsonrpc-client.h"
+#include "sync-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,41 +64,6 @@ struct jrpc {
 
     unsigned int next_id;
 };
-
-static void *
-xrealloc_(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup_(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) {
-        abort();
-    }
-    return d;
-}
-
-static char * __attribute__((format(printf, 1, 2)))
-xasprintf_(const char *fmt, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, fmt);
-    if (vasprintf(&s, fmt, args) < 0) {
-        abort();
-    }
-    va_end(args);
-    return s;
-}
 
 static long long
 now_ms(void)

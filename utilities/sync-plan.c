@@ -23,48 +23,13 @@
 #endif
 
 #include "sync-plan.h"
+#include "sync-util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------------
- * Memory helpers: out of memory is fatal, as in OVS's xmalloc(). */
-
-static void *
-xrealloc_(void *p, size_t size)
-{
-    p = realloc(p, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static char *
-xstrdup_(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    return memcpy(xrealloc_(NULL, len), s, len);
-}
-
-static char * __attribute__((format(printf, 1, 2)))
-xasprintf_(const char *fmt, ...)
-{
-    va_list args;
-    char *s;
-
-    va_start(args, fmt);
-    if (vasprintf(&s, fmt, args) < 0) {
-        fprintf(stderr, "out of memory\n");
-        abort();
-    }
-    va_end(args);
-    return s;
-}
 
 /* A growable string. */
 struct sbuf {
