@@ -1155,3 +1155,35 @@ two_sites_setup() {
     vm_add a a1 "$A1_V4/24" "$A1_V6/64" || why "vm a1" || return
     vm_add b b1 "$B1_V4/24" "$B1_V6/64" || why "vm b1" || return
 }
+
+# ---------------------------------------------------------------------------
+# Checks shared by several tests.
+
+# resources_back [SITE...]: each SITE's vswitchd (default: a and b) has no
+# more threads than $TH0_SITE and exactly $FD0_SITE fds, the baselines the
+# test took; RES_MSG says what was seen.
+resources_back() {
+    local s th fd th0 fd0 ok=0
+    RES_MSG=
+    [ $# -gt 0 ] || set -- a b
+    for s in "$@"; do
+        th=$(site_threads "$s"); fd=$(site_fds "$s")
+        eval "th0=\$TH0_$s fd0=\$FD0_$s"
+        RES_MSG="$RES_MSG site $s: $th threads (baseline $th0), $fd fds (baseline $fd0);"
+        [ "$th" -le "$th0" ] && [ "$fd" -eq "$fd0" ] || ok=1
+    done
+    return "$ok"
+}
+
+# check_no_long_poll: neither site's vswitchd logged "Unreasonably long
+# ... poll interval".  Reports through why.
+check_no_long_poll() {
+    local s f lines="" found
+    for s in a b; do
+        f=$(site_dir "$s")/log/$VSWITCHD_NAME.log
+        [ -f "$f" ] || why "no log $f" || return
+        found=$(grep 'Unreasonably long' "$f")
+        [ -n "$found" ] && lines="$lines site $s: $found"
+    done
+    [ -z "$lines" ] || why "vswitchd logged long poll intervals:$lines" || return
+}

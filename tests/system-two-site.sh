@@ -318,18 +318,6 @@ case_host_key() {
     done
 }
 
-resources_back() {
-    local s th fd th0 fd0 ok=0
-    RES_MSG=
-    for s in a b; do
-        th=$(site_threads "$s"); fd=$(site_fds "$s")
-        eval "th0=\$TH0_$s fd0=\$FD0_$s"
-        RES_MSG="$RES_MSG site $s: $th threads (baseline $th0), $fd fds (baseline $fd0);"
-        [ "$th" -le "$th0" ] && [ "$fd" -eq "$fd0" ] || ok=1
-    done
-    return "$ok"
-}
-
 case_del_port() {
     local s
     link_del || why "del-port failed" || return
