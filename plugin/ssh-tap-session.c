@@ -57,6 +57,16 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * frames, so one ssh_channel_write() usually carries a whole batch. */
 #define PUMP_BUF 65536
 
+/* The receive window the pump keeps open to the far end once the link
+ * carries bulk traffic.  By itself libssh 0.10 tops a channel's window up to
+ * 1.28 MB only when it has fallen under 640 kB, so no more than about 0.6-1.2
+ * MB are ever in flight towards us: ~220 Mbit/s with 20 ms of round trip
+ * (docs/performance.md).  A read that asks for more than libssh holds and
+ * has granted makes it grant the difference, so reading with a count of
+ * RX_WINDOW keeps that much open; the destination must be that large, which
+ * is why the buffer grows only for a link that shows it needs it. */
+#define RX_WINDOW (4 * 1024 * 1024)
+
 /* Stack of a session thread.  ovs_thread_create() would give it the
  * process's default stack (8 MiB from RLIMIT_STACK), all of it resident under
  * vswitchd's --mlockall, per port; libssh and OpenSSL need a small fraction
@@ -631,6 +641,8 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
     struct remote_stderr rs = { .line = DS_EMPTY_INITIALIZER, .last = NULL };
 
     uint8_t *down = xmalloc(PUMP_BUF);   /* channel -> sock */
+    size_t down_size = PUMP_BUF;
+    size_t since_grow = 0;               /* Bytes read since a window grow. */
     uint8_t *up = xmalloc(PUMP_BUF);     /* sock -> channel */
     size_t down_len = 0, down_ofs = 0;
     size_t up_len = 0, up_ofs = 0;
@@ -642,7 +654,26 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
 
         /* Far end to vswitchd. */
         if (down_len == 0) {
-            int n = ssh_channel_read_nonblocking(channel, down, PUMP_BUF, 0);
+            int n = ssh_channel_poll(channel, 0);
+            if (n > 0) {
+                if (down_size < RX_WINDOW && n >= PUMP_BUF / 2) {
+                    /* A burst: this link is worth a bigger window. */
+                    free(down);
+                    down = xmalloc(RX_WINDOW);
+                    down_size = RX_WINDOW;
+                    since_grow = RX_WINDOW;
+                }
+                /* Asking for all of 'down' makes libssh top the window up to
+                 * RX_WINDOW; once a quarter of it is used is often enough
+                 * (each top-up is a packet to the far end). */
+                uint32_t count = (down_size == RX_WINDOW
+                                  && since_grow >= RX_WINDOW / 4
+                                  ? RX_WINDOW : MIN(n, PUMP_BUF));
+                n = ssh_channel_read_timeout(channel, down, count, 0, 0);
+                if (count == RX_WINDOW) {
+                    since_grow = 0;
+                }
+            }
             if (n == SSH_EOF) {
                 break;
             } else if (n < 0) {
@@ -650,6 +681,7 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
                                   ssh_get_error(ssh));
                 break;
             }
+            since_grow += n;
             down_len = n;
             down_ofs = 0;
         }

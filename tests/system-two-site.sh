@@ -181,31 +181,41 @@ case_broadcast() {
         || why "b1 saw no broadcast frame from a1" || return
 }
 
-nc_listening() { [ -n "$(vm_exec b1 ss -Hltn 'sport = :5001')" ]; }
+nc_listening() { [ -n "$(vm_exec "$1" ss -Hltn 'sport = :5001')" ]; }
 
-case_tcp() {
+# tcp_transfer FROM TO TO_ADDR NAME: 100 MB of random bytes over TCP from VM
+# FROM to VM TO, byte for byte.
+tcp_transfer() {
+    local from=$1 to=$2 addr=$3 name=$4
     local src=$SCRATCH/payload dst=$SCRATCH/received pid t0 t1 ms s1 s2
     need_link || return
     head -c 100M /dev/urandom > "$src" || why "cannot write $src" || return
     lib_spawn nc-listener "$dst" "$SCRATCH/nc-l.err" \
-        ip netns exec "$(vm_ns b1)" timeout --foreground 200 nc -l "$B1_V4" 5001
+        ip netns exec "$(vm_ns "$to")" timeout --foreground 200 nc -l "$addr" 5001
     pid=$LAST_PID
-    wait_until "nc listening in b1" 10 nc_listening || return
+    wait_until "nc listening in $to" 10 nc_listening "$to" || return
     t0=$(now_ms)
-    vm_exec a1 timeout --foreground 180 nc -N -w 10 "$B1_V4" 5001 < "$src" \
-        || why "nc in a1 failed or timed out" || return
+    vm_exec "$from" timeout --foreground 180 nc -N -w 10 "$addr" 5001 < "$src" \
+        || why "nc in $from failed or timed out" || return
     wait_until "receiver to finish" 20 lib_dead "$pid" || return
     t1=$(now_ms)
     wait "$pid" 2>/dev/null
     ms=$((t1 - t0))
     [ "$ms" -gt 0 ] || ms=1
-    lib_log "tcp-100M: 104857600 bytes in ${ms} ms = $((104857600 * 8 / 1000 / ms)) Mbit/s"
+    lib_log "$name: 104857600 bytes in ${ms} ms = $((104857600 * 8 / 1000 / ms)) Mbit/s"
     s1=$(sha256sum < "$src")
     s2=$(sha256sum < "$dst")
     [ "$s1" = "$s2" ] \
         || why "received $(stat -c %s "$dst") bytes, checksum differs" || return
     rm -f "$src" "$dst"
 }
+
+# From the active side (libssh writes) to the passive side.
+case_tcp() { tcp_transfer a1 b1 "$B1_V4" tcp-100M; }
+
+# Towards the active side: libssh reads, with the receive window grown to
+# RX_WINDOW and the pump's larger buffer (plugin/ssh-tap-session.c).
+case_tcp_reverse() { tcp_transfer b1 a1 "$A1_V4" tcp-100M-reverse; }
 
 rx_bytes() {
     local v
@@ -383,6 +393,7 @@ run_case ping4 case_ping4
 run_case ping6 case_ping6
 run_case broadcast case_broadcast
 run_case tcp-100M case_tcp
+run_case tcp-100M-reverse case_tcp_reverse
 run_case jumbo case_jumbo
 run_case option-errors case_option_errors
 run_case host-key case_host_key
