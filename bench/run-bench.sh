@@ -945,20 +945,12 @@ idle_ports() {
 }
 
 # ---------------------------------------------------------------------------
-# Levers: ssh-tap variants; TCP one stream each way, ping, CPU.  $LEVER_HOOK,
-# if set, is a command run once the topology is up.
-
-# quickack_a: no delayed ACKs on site a's underlay route, as a TCP_QUICKACK
-# after each read in the SSH thread would do.
-quickack_a() {
-    ip -n "$(site_ns a)" route change 192.0.2.0/24 dev ul0 quickack 1
-}
+# Levers: ssh-tap variants; TCP one stream each way, ping, CPU.
 
 lever() {
     local name=$1 mb va vall v p99 d
     shift
-    if topo_up "lever $name" topo_sshtap "$@" \
-            && { [ -z "${LEVER_HOOK:-}" ] || $LEVER_HOOK; }; then
+    if topo_up "lever $name" topo_sshtap "$@"; then
         ip netns exec "$VMC" ping -c 3 -i 0.2 -W 1 "$VM_S_IP" >/dev/null 2>&1
         read -r v p99 <<< "$(m_ping "lever-$name")"
         put lever "$name" rtt_p50 "$v"
@@ -1067,7 +1059,6 @@ report() {
         echo "| cipher $CIPHER (main run) | $(get 0ms ssh-tap tcp_fwd1) | $(get 0ms ssh-tap tcp_rev1) | $(get 0ms ssh-tap rtt_p50) | $(get 0ms ssh-tap rtt_p99) | $(get 0ms ssh-tap cpu_vsw_fwd1) | $(get 0ms ssh-tap cpu_all_fwd1) |"
         lever_row "cipher chacha20-poly1305@openssh.com" chacha20
         lever_row "$CIPHER + compression=true" compression
-        lever_row "$CIPHER + quickack on site a's underlay route" quickack
     fi
 }
 
@@ -1096,7 +1087,6 @@ want idle && idle_ports
 if want levers && [ "$LEVERS" = 1 ]; then
     TAP_CIPHER=chacha20-poly1305@openssh.com lever chacha20
     lever compression compression=true
-    LEVER_HOOK=quickack_a lever quickack
 fi
 
 log "done in $(( ($(now_ms) - START) / 1000 )) s"
