@@ -107,9 +107,12 @@ IPERF_PORT=5201
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLK_TCK=$(getconf CLK_TCK)
 
+# Processes recorded and stopped by pid, as the tests do.
+# shellcheck source=tests/procs.sh
+. "$BENCH_DIR/../tests/procs.sh" || exit 1
+
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((10#$t / 1000)); }
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
 # ---------------------------------------------------------------------------
@@ -159,72 +162,11 @@ SCRATCH=
 NSP=
 CLEANED=0
 
-starttime() {
-    local s
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    echo "${20}"
-}
-
-# alive_st PID STARTTIME: PID runs, is no zombie, and started then.
-alive_st() {
-    local s st=$2
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    [ "$1" != Z ] && [ "${20}" = "$st" ]
-}
-
-# register PID NAME: records PID for cleanup.
-register() {
-    local st
-    st=$(starttime "$1") || return 0
-    echo "$1 $st $2" >> "$SCRATCH/pids"
-}
-
-# spawn NAME LOGFILE COMMAND...: starts COMMAND (a program, not a shell
-# function, so that $! is its pid) in the background, records it and sets
-# LAST_PID.
+# spawn NAME LOGFILE COMMAND...: lib_spawn with stdout and stderr in LOGFILE.
 spawn() {
     local name=$1 logf=$2
     shift 2
-    "$@" </dev/null >"$logf" 2>&1 &
-    LAST_PID=$!
-    register "$LAST_PID" "$name"
-}
-
-# kill_entries "PID ST"...: SIGTERM, up to 5 s, then SIGKILL.
-kill_entries() {
-    local e pid st deadline left
-    [ $# -gt 0 ] || return 0
-    for e in "$@"; do
-        read -r pid st <<< "$e"
-        alive_st "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
-    done
-    deadline=$(( $(now_ms) + 5000 ))
-    while :; do
-        left=0
-        for e in "$@"; do
-            read -r pid st <<< "$e"
-            alive_st "$pid" "$st" && left=1
-        done
-        [ "$left" = 0 ] && break
-        if [ "$(now_ms)" -ge "$deadline" ]; then
-            for e in "$@"; do
-                read -r pid st <<< "$e"
-                alive_st "$pid" "$st" && kill -KILL "$pid" 2>/dev/null
-            done
-            sleep 0.2
-            break
-        fi
-        sleep 0.05
-    done
-    for e in "$@"; do
-        wait "${e%% *}" 2>/dev/null
-    done
+    lib_spawn "$name" "$logf" "$logf" "$@"
 }
 
 # teardown: stops every recorded process and deletes every namespace (the
@@ -240,16 +182,16 @@ teardown() {
             esac
         done < "$SCRATCH/pids"
     fi
-    kill_entries "${early[@]}"
-    kill_entries "${late[@]}"
+    lib_kill_pids "${early[@]}"
+    lib_kill_pids "${late[@]}"
     : > "$SCRATCH/pids"
     [ -s "$SCRATCH/netns" ] && mapfile -t nslist < "$SCRATCH/netns"
     for ns in "${nslist[@]}"; do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            st=$(starttime "$pid") && inns+=("$pid $st")
+            st=$(lib_starttime "$pid") && inns+=("$pid $st")
         done
     done
-    kill_entries "${inns[@]}"
+    lib_kill_pids "${inns[@]}"
     for ns in "${nslist[@]}"; do
         ip netns del "$ns" 2>/dev/null
     done

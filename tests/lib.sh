@@ -68,13 +68,8 @@ SYNC_RUNS=0
 # ---------------------------------------------------------------------------
 # Small utilities.
 
-lib_log() { printf '%s\n' "$*" >&2; }
-
-# Prints the current time in milliseconds.
-now_ms() {
-    local t=${EPOCHREALTIME//[.,]/}
-    echo $((10#$t / 1000))
-}
+# shellcheck source=tests/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 
 # why MESSAGE: sets the failure reason of the current case; returns 1 so
 # that "cmd || why 'it broke' || return" style works.
@@ -301,79 +296,6 @@ lib_adopt() {
 
 # lib_keep: leave everything running at exit (the demo's --keep).
 lib_keep() { LIB_KEEP=1; }
-
-# Prints the start time (field 22 of /proc/PID/stat) of PID, or nothing.
-lib_starttime() {
-    local stat rest
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    rest=${stat##*) }
-    # shellcheck disable=SC2086
-    set -- $rest
-    echo "${20}"
-}
-
-# lib_alive PID [STARTTIME]: true if PID exists, is not a zombie and (if
-# given) still has the same start time.
-lib_alive() {
-    local pid=$1 st=${2:-} stat rest
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-    rest=${stat##*) }
-    # shellcheck disable=SC2086
-    set -- $rest
-    [ "$1" != Z ] || return 1
-    [ -z "$st" ] || [ "$st" = "${20}" ]
-}
-
-lib_dead() { ! lib_alive "$@"; }
-
-# lib_register PID NAME: records a process for cleanup.
-lib_register() {
-    local st
-    st=$(lib_starttime "$1") || return 0
-    echo "$1 $st $2" >> "$SCRATCH/pids"
-}
-
-# lib_spawn NAME OUTFILE ERRFILE COMMAND...: runs COMMAND in the background
-# with stdin from /dev/null, records it, and sets LAST_PID.
-lib_spawn() {
-    local name=$1 out=$2 err=$3
-    shift 3
-    "$@" </dev/null >"$out" 2>"$err" &
-    LAST_PID=$!
-    lib_register "$LAST_PID" "$name"
-}
-
-# lib_kill_pids "PID STARTTIME"...: SIGTERMs the live ones, waits up to 5 s
-# for them to go, then SIGKILLs the rest.
-lib_kill_pids() {
-    local entry pid st deadline left
-    [ $# -gt 0 ] || return 0
-    for entry in "$@"; do
-        read -r pid st <<< "$entry"
-        lib_alive "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
-    done
-    deadline=$(( $(now_ms) + 5000 ))
-    while :; do
-        left=0
-        for entry in "$@"; do
-            read -r pid st <<< "$entry"
-            lib_alive "$pid" "$st" && left=1
-        done
-        [ "$left" -eq 0 ] && break
-        if [ "$(now_ms)" -ge "$deadline" ]; then
-            for entry in "$@"; do
-                read -r pid st <<< "$entry"
-                if lib_alive "$pid" "$st"; then
-                    lib_log "cleanup: pid $pid ignored SIGTERM, sending SIGKILL"
-                    kill -KILL "$pid" 2>/dev/null
-                fi
-            done
-            sleep 0.2
-            break
-        fi
-        sleep 0.05
-    done
-}
 
 # lib_stop_vswitchds: asks every site's vswitchd to exit with "ovs-appctl
 # exit", waits up to 60 s for each, and records how it ended in
@@ -1142,6 +1064,13 @@ sshd_restart() {
 
 # ---------------------------------------------------------------------------
 # The usual two-site scene.
+
+# The VMs' addresses in the two-site scene (documentation ranges, inside
+# the test's own namespaces only).
+A1_V4=198.51.100.1
+B1_V4=198.51.100.2
+A1_V6=2001:db8:100::1
+B1_V6=2001:db8:100::2
 
 # two_sites_setup: sites a and b on the underlay, sshd at b accepting a's
 # client key, and VMs a1 ($A1_V4, $A1_V6) and b1 ($B1_V4, $B1_V6) on their
