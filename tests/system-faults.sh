@@ -39,10 +39,6 @@ lib_declare_cases setup sshd-restart outage-3s outage-10s wrong-host-key \
     missing-key far-socket-absent loss-delay no-long-poll
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
-B1_V6=2001:db8:100::2
 KEEPALIVE=1             # options:keepalive_interval on both ends (s).
 MAX_BACKOFF=8           # the default options:max_backoff (s).
 RECOVERY_BOUND=$((MAX_BACKOFF + 2))

@@ -31,10 +31,6 @@ lib_declare_cases setup garbage absurd-length nonzero-flags data-before-hello \
     truncated hostile-hello oversize flood rapid-connections no-long-poll
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
-B1_V6=2001:db8:100::2
 READY=0
 PEER=
 SOCK=
@@ -413,13 +409,7 @@ case_setup() {
         REASON="python3 is needed for the hostile peer"
         return 77
     fi
-    site_start a || why "site a did not start" || return
-    site_start b || why "site b did not start" || return
-    underlay_connect a b || why "underlay: $REASON" || return
-    sshd_start b || why "sshd at site b: ${REASON:-did not start}" || return
-    ssh_client_setup a b || why "client key setup failed" || return
-    vm_add a a1 "$A1_V4/24" "$A1_V6/64" || why "vm a1" || return
-    vm_add b b1 "$B1_V4/24" "$B1_V6/64" || why "vm b1" || return
+    two_sites_setup || return
     site_warm_up a a1 || why "warm-up at site a failed" || return
     site_warm_up b b1 || why "warm-up at site b failed" || return
 

@@ -24,10 +24,6 @@ SUITE=system-options
 lib_declare_cases setup cipher compression proxy-command max-backoff
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
-B1_V6=2001:db8:100::2
 
 b_socket() { echo "$(site_dir b)/run/ssh-tap/p1.sock"; }
 

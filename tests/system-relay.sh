@@ -36,9 +36,6 @@ lib_declare_cases setup no-cap tap-link close-removes-tap existing-tap \
     remote-command
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
 TAPA1_V4=198.51.100.3
 DHCP_FIRST=198.51.100.100
 DHCP_LAST=198.51.100.110

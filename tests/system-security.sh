@@ -48,10 +48,6 @@ lib_declare_cases setup host-key-mismatch host-key-pinned-mismatch \
     socket-group-outsider socket-group-member
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
-B1_V6=2001:db8:100::2
 ACCT_PORT=2222
 TOFU_PORT=2223
 SETUP_OK=0
@@ -330,13 +326,7 @@ case_setup() {
     for t in useradd userdel groupadd groupdel runuser python3 stat; do
         command -v "$t" >/dev/null || why "missing tool: $t" || return
     done
-    site_start a || why "site a did not start" || return
-    site_start b || why "site b did not start" || return
-    underlay_connect a b || why "underlay: $REASON" || return
-    sshd_start b || why "sshd at site b: ${REASON:-did not start}" || return
-    ssh_client_setup a b || why "client key setup failed" || return
-    vm_add a a1 "$A1_V4/24" "$A1_V6/64" || why "vm a1" || return
-    vm_add b b1 "$B1_V4/24" "$B1_V6/64" || why "vm b1" || return
+    two_sites_setup || return
     site_ssh a b true || why "ssh a -> b with the test key failed" || return
 
     # The accounts and the group (names recorded before they exist, so that

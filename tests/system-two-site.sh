@@ -24,10 +24,6 @@ lib_declare_cases setup identity link-up ping4 ping6 broadcast tcp-100M jumbo \
     option-errors host-key del-port readd system-datapath
 lib_init
 
-A1_V4=198.51.100.1
-B1_V4=198.51.100.2
-A1_V6=2001:db8:100::1
-B1_V6=2001:db8:100::2
 LINK_IS_UP=0
 
 # ---------------------------------------------------------------------------
