@@ -594,6 +594,17 @@ mutate_ports(const char *bridge, const char *op, json_t *uuid)
                      "mutations", "ports", op, "set", uuid);
 }
 
+/* The operation that inserts the ssh-tap Interface of 'a' as 'iname'. */
+static json_t *
+insert_iface_op(const struct sync_action *a, const char *iname)
+{
+    return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}",
+                     "op", "insert", "table", "Interface", "uuid-name", iname,
+                     "row", "name", a->port_name, "type", "ssh-tap",
+                     "options", ovsdb_map_from_smap(&a->options),
+                     "external_ids", ovsdb_map_from_smap(&a->iface_ids));
+}
+
 /* Returns the operations of a transaction carrying out 'plan', or NULL if
  * there is nothing it can do ('*skipped' counts actions left out). */
 static json_t *
@@ -630,12 +641,7 @@ plan_to_ops(const struct sync_plan *plan, size_t *skipped)
             } else {
                 /* A port of ours without an interface: give it one. */
                 snprintf(iname, sizeof iname, "iface%zu", i);
-                json_array_append_new(ops, json_pack(
-                    "{s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}",
-                    "op", "insert", "table", "Interface", "uuid-name", iname,
-                    "row", "name", a->port_name, "type", "ssh-tap",
-                    "options", ovsdb_map_from_smap(&a->options),
-                    "external_ids", ovsdb_map_from_smap(&a->iface_ids)));
+                json_array_append_new(ops, insert_iface_op(a, iname));
             }
             json_array_append_new(ops, json_pack(
                 "{s:s, s:s, s:o, s:{s:b, s:o}}",
@@ -661,12 +667,7 @@ plan_to_ops(const struct sync_plan *plan, size_t *skipped)
             }
             snprintf(iname, sizeof iname, "iface%zu", i);
             snprintf(pname, sizeof pname, "port%zu", i);
-            json_array_append_new(ops, json_pack(
-                "{s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}",
-                "op", "insert", "table", "Interface", "uuid-name", iname,
-                "row", "name", a->port_name, "type", "ssh-tap",
-                "options", ovsdb_map_from_smap(&a->options),
-                "external_ids", ovsdb_map_from_smap(&a->iface_ids)));
+            json_array_append_new(ops, insert_iface_op(a, iname));
             json_array_append_new(ops, json_pack(
                 "{s:s, s:s, s:s, s:{s:s, s:[s, s], s:b, s:o}}",
                 "op", "insert", "table", "Port", "uuid-name", pname,
