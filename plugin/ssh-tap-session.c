@@ -418,28 +418,70 @@ verify_host_key(struct ssh_tap_session *s, ssh_session ssh)
     return error;
 }
 
-/* Loads the private key, refusing one that others can read, as ssh does. */
+/* Largest private key file accepted.  An OpenSSH RSA 16384-bit key is
+ * about 13 kB. */
+#define KEY_FILE_MAX (64 * 1024)
+
+/* Loads the private key, refusing one that others can read, as ssh does.
+ * The mode is checked on the descriptor the key is then read from, so the
+ * file checked is the file loaded even if the path is swapped meanwhile. */
 static char *
 load_key(const struct ssh_tap_session *s, ssh_key *keyp)
 {
+    const char *path = s->opts.key;
     struct stat st;
+    char *error = NULL;
 
     *keyp = NULL;
-    if (stat(s->opts.key, &st)) {
-        return xasprintf("cannot read private key %s: %s", s->opts.key,
-                         ovs_strerror(errno));
+    /* O_NONBLOCK: a FIFO in the key's place must not hang the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st)) {
+        error = xasprintf("cannot read private key %s: %s", path,
+                          ovs_strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        error = xasprintf("private key %s is not a regular file", path);
+    } else if (st.st_mode & 077) {
+        error = xasprintf("private key %s is accessible by others (mode "
+                          "%04o): refusing it, as ssh does; chmod 600 it",
+                          path, (unsigned int) (st.st_mode & 07777));
+    } else if (st.st_size > KEY_FILE_MAX) {
+        error = xasprintf("private key %s is too large (%lld bytes)", path,
+                          (long long int) st.st_size);
     }
-    if (st.st_mode & 077) {
-        return xasprintf("private key %s is accessible by others (mode "
-                         "%04o): refusing it, as ssh does; chmod 600 it",
-                         s->opts.key, (unsigned int) (st.st_mode & 07777));
+    if (error) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return error;
     }
-    if (ssh_pki_import_privkey_file(s->opts.key, NULL, NULL, NULL, keyp)
-        != SSH_OK) {
-        return xasprintf("cannot load private key %s (encrypted keys are not "
-                         "supported)", s->opts.key);
+
+    char *text = xmalloc(KEY_FILE_MAX + 1);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, text + len, KEY_FILE_MAX - len);
+        if (n > 0) {
+            len += n;
+            if (len < KEY_FILE_MAX) {
+                continue;
+            }
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0) {
+            error = xasprintf("cannot read private key %s: %s", path,
+                              ovs_strerror(errno));
+        }
+        break;
     }
-    return NULL;
+    close(fd);
+    text[len] = '\0';
+    if (!error && ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, keyp)
+                  != SSH_OK) {
+        error = xasprintf("cannot load private key %s (encrypted keys are "
+                          "not supported)", path);
+    }
+    explicit_bzero(text, len);
+    free(text);
+    return error;
 }
 
 /* Connects, verifies the host key, authenticates and opens the channel.
