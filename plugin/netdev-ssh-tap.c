@@ -315,16 +315,6 @@ link_send_hello(struct netdev_ssh_tap *dev)
     link_send_control(dev, buf, stap_encode_hello(buf, &hello));
 }
 
-/* Returns when the next keepalive after 'now' is due: the next multiple of
- * 'interval' on the monotonic clock.  Every link with the same interval
- * sends its echo in the same main-loop iteration, so 100 idle ports wake
- * vswitchd a few times per interval instead of a few hundred times. */
-static long long int
-next_echo_time(long long int now, int interval)
-{
-    return (now / interval + 1) * interval;
-}
-
 static void
 link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
     OVS_REQUIRES(dev->mutex)
@@ -341,7 +331,7 @@ link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
     ofpbuf_clear(&dev->txbuf);
     memset(&dev->peer, 0, sizeof dev->peer);
     dev->last_rx = now;
-    dev->next_echo = next_echo_time(now, dev->opts.keepalive_ms);
+    dev->next_echo = stap_next_echo(now, dev->opts.keepalive_ms);
     dev->rtt_us = -1;
     dev->n_links++;
     dev->changed = true;
@@ -547,7 +537,7 @@ link_run(struct netdev_ssh_tap *dev)
                                                          STAP_ECHO_REQUEST,
                                                          time_usec()));
         }
-        dev->next_echo = next_echo_time(now, interval);
+        dev->next_echo = stap_next_echo(now, interval);
     }
     link_flush(dev);
 }

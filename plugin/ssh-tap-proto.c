@@ -194,6 +194,12 @@ stap_echo_value(const struct stap_msg *msg)
     return msg->length >= STAP_ECHO_LEN ? get_be64(msg->payload) : 0;
 }
 
+long long int
+stap_next_echo(long long int now, int interval)
+{
+    return (now / interval + 1) * interval;
+}
+
 /* Writes a message header with zero flags. */
 void
 stap_put_header(uint8_t hdr[STAP_HDR_LEN], uint8_t type, uint16_t length)

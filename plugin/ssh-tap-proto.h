@@ -140,6 +140,14 @@ stap_encode_data_header(uint8_t hdr[STAP_HDR_LEN], size_t frame_len)
     stap_put_header(hdr, STAP_DATA, (uint16_t) frame_len);
 }
 
+/* Keepalive timing.  Returns when the next ECHO_REQUEST after 'now' is due
+ * for a link with keepalive interval 'interval' (both in ms, 'interval' >
+ * 0, 'now' >= 0): the next multiple of 'interval', strictly after 'now'.
+ * Every link with the same interval then sends its echo in the same
+ * main-loop iteration, so many idle links wake vswitchd a few times per
+ * interval rather than hundreds (docs/protocol.md). */
+long long int stap_next_echo(long long int now, int interval);
+
 /* Returns a static name for 'type' ("hello", "data", ...; "unknown"). */
 const char *stap_type_name(uint8_t type);
 

@@ -1074,6 +1074,33 @@ garbage_loop(void)
     return NULL;
 }
 
+static const char *
+next_echo_grid(void)
+{
+    /* Strictly after 'now', on a multiple of the interval. */
+    CHECK(stap_next_echo(0, 5000) == 5000);
+    CHECK(stap_next_echo(1, 5000) == 5000);
+    CHECK(stap_next_echo(4999, 5000) == 5000);
+    CHECK(stap_next_echo(5000, 5000) == 10000);
+    CHECK(stap_next_echo(5001, 5000) == 10000);
+    CHECK(stap_next_echo(1000, 1000) == 2000);
+
+    /* Links that came up at different times share their due times, and
+     * each next one is one interval later. */
+    long long int a = stap_next_echo(123456789, 5000);
+    long long int b = stap_next_echo(123458000, 5000);
+    CHECK(a == b && a % 5000 == 0 && a > 123458000);
+    CHECK(stap_next_echo(a, 5000) == a + 5000);
+
+    /* Monotonic clocks after months of uptime, and the longest interval
+     * the options allow (3600 s). */
+    long long int month = 31LL * 24 * 3600 * 1000;
+    CHECK(stap_next_echo(month + 1, 3600000) % 3600000 == 0);
+    CHECK(stap_next_echo(month + 1, 3600000) > month + 1);
+    CHECK(stap_next_echo(month + 1, 3600000) <= month + 1 + 3600000);
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -1113,6 +1140,7 @@ main(void)
     run("check_msg passes data and unknown types",
         check_msg_data_and_unknown);
     run("type names", type_names);
+    run("keepalives due on a shared grid", next_echo_grid);
     run("garbage loop", garbage_loop);
 
     return n_failed ? 1 : 0;
