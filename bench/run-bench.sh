@@ -58,6 +58,9 @@
 #   CIPHER=aes128-gcm@openssh.com   the cipher of every SSH contender
 #   ONLY="ceiling ssh-tap ssh-w geneve idle levers"   parts to run
 #   PING_COUNT=500     pings per RTT measurement (10 ms apart)
+#   SETTLE_PCT=10      before each contender's (and lever's) measurements,
+#                      wait up to 15 s for the machine to be under this %
+#                      busy (all CPUs) over half a second
 #   UDP_SECONDS=3      seconds per UDP trial
 #   RAW_MB=512         mebibytes per raw stream run
 #   IDLE_PORTS=100 IDLE_SECONDS=30   idle-port test
@@ -94,6 +97,7 @@ RAW_MB=${RAW_MB:-512}
 IDLE_PORTS=${IDLE_PORTS:-100}
 IDLE_SECONDS=${IDLE_SECONDS:-30}
 PING_COUNT=${PING_COUNT:-500}
+SETTLE_PCT=${SETTLE_PCT:-10}
 CIPHER=${CIPHER:-aes128-gcm@openssh.com}
 ONLY=${ONLY:-ceiling ssh-tap ssh-w geneve idle levers}
 [ "$DURATION" -ge 3 ] 2>/dev/null || DURATION=3
@@ -698,11 +702,45 @@ busy_check() {
     fi
 }
 
+# cpu_busy_pct: % of the whole machine's CPU time (all CPUs) spent busy over
+# the next half second, from /proc/stat.
+cpu_busy_pct() {
+    local a b
+    read -r _ a < <(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
+                                   print "x", t, t - $5 - $6 }' /proc/stat)
+    sleep 0.5
+    read -r _ b < <(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
+                                   print "x", t, t - $5 - $6 }' /proc/stat)
+    set -- $a $b
+    [ $(( $3 - $1 )) -gt 0 ] || { echo 0; return; }
+    echo $(( ($4 - $2) * 100 / ($3 - $1) ))
+}
+
+# settle TAG: waits (up to 15 s) until the machine is quiet, below
+# $SETTLE_PCT% busy over half a second: the kernel tears network namespaces
+# down asynchronously, and a measurement that starts while it still does
+# would pay for the previous contender.
+settle() {
+    local t0 pct
+    t0=$(now_ms)
+    while :; do
+        pct=$(cpu_busy_pct)
+        [ "$pct" -lt "$SETTLE_PCT" ] && break
+        if [ $(( $(now_ms) - t0 )) -ge 15000 ]; then
+            log "$1: machine still ${pct}% busy after 15 s; measuring anyway"
+            return
+        fi
+    done
+    [ $(( $(now_ms) - t0 )) -lt 1000 ] \
+        || log "$1: waited $(( ($(now_ms) - t0) / 1000 )) s for the machine to settle"
+}
+
 # measure PASS NAME: every metric for the current topology.
 measure() {
     local pass=$1 name=$2 tag v mb va vall dir n
     tag=$pass-$name
     busy_check "${name}[$pass]"
+    settle "${name}[$pass]"
     # Warm up: ARP, flows.
     ip netns exec "$VMC" ping -c 3 -i 0.2 -W 1 "$VM_S_IP" >/dev/null 2>&1
     read -r v va <<< "$(m_ping "$tag")"
@@ -830,6 +868,7 @@ idle_ports() {
     # Baseline: the same two daemons with no ssh-tap port.
     ra0=$(rss_kb "$pa")
     rb0=$(rss_kb "$pb")
+    settle idle
     ta=$(ticks "$pa") tb=$(ticks "$pb") t0=$(now_ms)
     sleep 10
     t1=$(now_ms)
@@ -893,6 +932,7 @@ lever() {
     local name=$1 mb va vall v p99 d
     shift
     if topo_up "lever $name" topo_sshtap "$@"; then
+        settle "lever $name"
         ip netns exec "$VMC" ping -c 3 -i 0.2 -W 1 "$VM_S_IP" >/dev/null 2>&1
         read -r v p99 <<< "$(m_ping "lever-$name")"
         put lever "$name" rtt_p50 "$v"
