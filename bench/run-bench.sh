@@ -702,18 +702,22 @@ busy_check() {
     fi
 }
 
+# cpu_jiffies: prints the machine's total and busy (neither idle nor
+# iowait) CPU time so far, from /proc/stat, in clock ticks.
+cpu_jiffies() {
+    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
+                   print t, t - $5 - $6 }' /proc/stat
+}
+
 # cpu_busy_pct: % of the whole machine's CPU time (all CPUs) spent busy over
-# the next half second, from /proc/stat.
+# the next half second.
 cpu_busy_pct() {
-    local a b
-    read -r _ a < <(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
-                                   print "x", t, t - $5 - $6 }' /proc/stat)
+    local t0 b0 t1 b1
+    read -r t0 b0 < <(cpu_jiffies)
     sleep 0.5
-    read -r _ b < <(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
-                                   print "x", t, t - $5 - $6 }' /proc/stat)
-    set -- $a $b
-    [ $(( $3 - $1 )) -gt 0 ] || { echo 0; return; }
-    echo $(( ($4 - $2) * 100 / ($3 - $1) ))
+    read -r t1 b1 < <(cpu_jiffies)
+    [ $((t1 - t0)) -gt 0 ] || { echo 0; return; }
+    echo $(( (b1 - b0) * 100 / (t1 - t0) ))
 }
 
 # settle TAG: waits (up to 15 s) until the machine is quiet, below
