@@ -456,21 +456,11 @@ load_key(const struct ssh_tap_session *s, ssh_key *keyp)
     }
 
     char *text = xmalloc(KEY_FILE_MAX + 1);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, text + len, KEY_FILE_MAX - len);
-        if (n > 0) {
-            len += n;
-            if (len < KEY_FILE_MAX) {
-                continue;
-            }
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0) {
-            error = xasprintf("cannot read private key %s: %s", path,
-                              ovs_strerror(errno));
-        }
-        break;
+    size_t len;
+    int retval = read_fully(fd, text, KEY_FILE_MAX, &len);
+    if (retval && retval != EOF) {
+        error = xasprintf("cannot read private key %s: %s", path,
+                          ovs_strerror(retval));
     }
     close(fd);
     text[len] = '\0';
