@@ -335,7 +335,6 @@ impair_stop() {
     ip -n "$nb" route del "$(site_addr a)/32" dev ul1 2>/dev/null
     if [ -n "$IMPAIR_PID" ]; then
         lib_kill_pids "$IMPAIR_PID"
-        wait "${IMPAIR_PID%% *}" 2>/dev/null
         IMPAIR_PID=
     fi
 }
