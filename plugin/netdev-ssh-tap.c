@@ -126,6 +126,10 @@ struct netdev_ssh_tap {
     long long int last_rx OVS_GUARDED;  /* When bytes last arrived. */
     long long int next_echo OVS_GUARDED;
     long long int rtt_us OVS_GUARDED;   /* -1 until measured. */
+    /* 'rtt_us' as of the last change_seq move, which is what
+     * Interface:status holds, and when that was (stap_rtt_publish_due()). */
+    long long int rtt_published_us OVS_GUARDED;
+    long long int rtt_published_at OVS_GUARDED;
     long long int up_since OVS_GUARDED; /* When the HELLOs completed. */
     long long int carrier_resets OVS_GUARDED;
     unsigned int n_links OVS_GUARDED;
@@ -222,6 +226,7 @@ link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
     dev->rx_len = 0;
     ofpbuf_clear(&dev->txbuf);
     dev->rtt_us = -1;
+    dev->rtt_published_us = -1;
     dev->changed = true;
 }
 
@@ -333,6 +338,7 @@ link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
     dev->last_rx = now;
     dev->next_echo = stap_next_echo(now, dev->opts.keepalive_ms);
     dev->rtt_us = -1;
+    dev->rtt_published_us = -1;
     dev->n_links++;
     dev->changed = true;
     VLOG_INFO("%s: link with %s %s, sending hello",
@@ -368,6 +374,12 @@ link_handle_hello(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
                   "accepts frames up to %d bytes", netdev_get_name(&dev->up),
                   dev->peer.version, dev->peer.software,
                   dev->peer.max_frame);
+
+        /* Measure the RTT now rather than at the next keepalive, so that
+         * Interface:status has rtt_us as soon as the link is up. */
+        uint8_t buf[STAP_ECHO_MSG_LEN];
+        link_send_control(dev, buf, stap_encode_echo(buf, STAP_ECHO_REQUEST,
+                                                     time_usec()));
     }
 }
 
@@ -394,6 +406,11 @@ link_handle_control(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
         uint64_t now = time_usec();
         if (sent <= now) {
             dev->rtt_us = MIN(now - sent, LLONG_MAX);
+            if (stap_rtt_publish_due(dev->rtt_published_us,
+                                     dev->rtt_published_at, dev->rtt_us,
+                                     time_msec())) {
+                dev->changed = true;
+            }
         }
         break;
     }
@@ -838,6 +855,8 @@ netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
         link_run(dev);
         if (dev->changed) {
             dev->changed = false;
+            dev->rtt_published_us = dev->rtt_us;
+            dev->rtt_published_at = time_msec();
             netdev_change_seq_changed(&dev->up);
         }
         ovs_mutex_unlock(&dev->mutex);
@@ -893,6 +912,7 @@ netdev_ssh_tap_construct(struct netdev *netdev)
     dev->state = LINK_NONE;
     ofpbuf_init(&dev->txbuf, 0);
     dev->rtt_us = -1;
+    dev->rtt_published_us = -1;
     dev->opts.keepalive_ms = SSH_TAP_DEFAULT_KEEPALIVE_MS;
 
     ovs_mutex_lock(&ssh_tap_list_mutex);

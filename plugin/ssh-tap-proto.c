@@ -200,6 +200,22 @@ stap_next_echo(long long int now, int interval)
     return (now / interval + 1) * interval;
 }
 
+bool
+stap_rtt_publish_due(long long int published_us, long long int published_at,
+                     long long int rtt_us, long long int now)
+{
+    if (published_us < 0) {
+        return true;
+    }
+
+    /* 'delta' > 'published_us' / 4 in integers is exactly 4 * 'delta' >
+     * 'published_us', without the overflow. */
+    long long int delta = (rtt_us > published_us ? rtt_us - published_us
+                                                 : published_us - rtt_us);
+    return delta > published_us / 4
+           || now - published_at >= STAP_RTT_REFRESH_MS;
+}
+
 /* Writes a message header with zero flags. */
 void
 stap_put_header(uint8_t hdr[STAP_HDR_LEN], uint8_t type, uint16_t length)

@@ -148,6 +148,22 @@ stap_encode_data_header(uint8_t hdr[STAP_HDR_LEN], size_t frame_len)
  * interval rather than hundreds (docs/protocol.md). */
 long long int stap_next_echo(long long int now, int interval);
 
+/* How often a link's round-trip time reaches Interface:status.  OVS rewrites
+ * Interface:status only when the netdev's change_seq moves, and moving it on
+ * every keepalive would write to OVSDB every few seconds per port for
+ * nothing.  So the RTT is published when the first measurement arrives
+ * (right after the handshake), when it differs from the published value by
+ * more than a quarter, or when the published value is STAP_RTT_REFRESH_MS
+ * old. */
+#define STAP_RTT_REFRESH_MS 60000
+
+/* Returns true if a new measurement 'rtt_us' (>= 0) taken at 'now' (ms)
+ * should be published, given the value published last, 'published_us' (-1
+ * if none yet), at 'published_at' (ms). */
+bool stap_rtt_publish_due(long long int published_us,
+                          long long int published_at,
+                          long long int rtt_us, long long int now);
+
 /* Returns a static name for 'type' ("hello", "data", ...; "unknown"). */
 const char *stap_type_name(uint8_t type);
 

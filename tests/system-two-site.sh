@@ -20,7 +20,7 @@ SUITE=system-two-site
 
 LINK=${SSH_TAP_TEST_LINK:-ssh-tap}
 
-lib_declare_cases setup identity link-up ping4 ping6 broadcast tcp-100M jumbo \
+lib_declare_cases setup identity link-up rtt-status ping4 ping6 broadcast tcp-100M jumbo \
     option-errors host-key del-port readd system-datapath
 lib_init
 
@@ -129,6 +129,27 @@ case_link_up() {
     link_add || why "adding p1 failed" || return
     wait_link_up || return
     LINK_IS_UP=1
+}
+
+# Both ends' status:rtt_us, read through ovs-vsctl, is a number.
+rtt_in_status() {
+    local s v
+    for s in a b; do
+        v=$(iface_get "$s" p1 status:rtt_us) || return 1
+        [[ $v =~ ^[0-9]+$ ]] || return 1
+    done
+}
+
+# Interface:status carries rtt_us as soon as the link is up: it is measured
+# at the handshake, and OVS rewrites status only when the port says it
+# changed, which it does for a new RTT (not for every keepalive).
+case_rtt_status() {
+    need_ssh_tap || return
+    need_link || return
+    wait_until "status:rtt_us in OVSDB on both sites" 3 rtt_in_status \
+        || why "status:rtt_us missing 3 s after link up (a: $(iface_get a p1 status), b: $(iface_get b p1 status))" \
+        || return
+    lib_log "rtt_us: a $(iface_get a p1 status:rtt_us), b $(iface_get b p1 status:rtt_us)"
 }
 
 case_ping4() {
@@ -385,6 +406,7 @@ case_system_datapath() {
 run_case setup case_setup || exit 1
 run_case identity case_identity
 run_case link-up case_link_up
+run_case rtt-status case_rtt_status
 run_case ping4 case_ping4
 run_case ping6 case_ping6
 run_case broadcast case_broadcast

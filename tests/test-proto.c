@@ -25,6 +25,7 @@
 #include "ssh-tap-proto.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1101,6 +1102,43 @@ next_echo_grid(void)
     return NULL;
 }
 
+static const char *
+rtt_publication(void)
+{
+    /* The first measurement is always published, even 0 us. */
+    CHECK(stap_rtt_publish_due(-1, 0, 0, 0));
+    CHECK(stap_rtt_publish_due(-1, 0, 1500, 123456));
+
+    /* Within a quarter of the published value: not yet. */
+    CHECK(!stap_rtt_publish_due(1000, 0, 1000, 1000));
+    CHECK(!stap_rtt_publish_due(1000, 0, 1250, 1000));
+    CHECK(!stap_rtt_publish_due(1000, 0, 750, 1000));
+
+    /* More than a quarter, either way: at once. */
+    CHECK(stap_rtt_publish_due(1000, 0, 1251, 1000));
+    CHECK(stap_rtt_publish_due(1000, 0, 749, 1000));
+    CHECK(stap_rtt_publish_due(1000, 0, 30000, 1));
+    CHECK(stap_rtt_publish_due(1000, 0, 0, 1));
+
+    /* The boundary for a value not divisible by 4: 4 * delta > 1001. */
+    CHECK(!stap_rtt_publish_due(1001, 0, 1251, 10));
+    CHECK(stap_rtt_publish_due(1001, 0, 1252, 10));
+
+    /* A published 0 (loopback) moves on any change. */
+    CHECK(!stap_rtt_publish_due(0, 0, 0, 10));
+    CHECK(stap_rtt_publish_due(0, 0, 1, 10));
+
+    /* Unchanged, but a minute old: refreshed. */
+    CHECK(!stap_rtt_publish_due(1000, 5000,
+                                1010, 5000 + STAP_RTT_REFRESH_MS - 1));
+    CHECK(stap_rtt_publish_due(1000, 5000, 1010, 5000 + STAP_RTT_REFRESH_MS));
+
+    /* The largest RTTs a clock can give do not overflow. */
+    CHECK(!stap_rtt_publish_due(LLONG_MAX / 2, 0, LLONG_MAX / 2 + 1, 1));
+    CHECK(stap_rtt_publish_due(LLONG_MAX / 2, 0, LLONG_MAX, 1));
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -1141,6 +1179,8 @@ main(void)
         check_msg_data_and_unknown);
     run("type names", type_names);
     run("keepalives due on a shared grid", next_echo_grid);
+    run("RTT reaches Interface:status on change or once a minute",
+        rtt_publication);
     run("garbage loop", garbage_loop);
 
     return n_failed ? 1 : 0;
