@@ -17,9 +17,7 @@
 /* JSON-RPC client for OVSDB over unix and tcp sockets.  See
  * jsonrpc-client.h. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+#include <config.h>
 
 #include "jsonrpc-client.h"
 #include "sync-util.h"

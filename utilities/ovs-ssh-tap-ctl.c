@@ -18,9 +18,7 @@
  * ovs-ssh-tap registry (ovsdb-schemas/ssh_tap.ovsschema), with OVSDB
  * "transact" requests (RFC 7047).  See ovs-ssh-tap-ctl(8). */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+#include <config.h>
 
 #include <errno.h>
 #include <getopt.h>

@@ -29,9 +29,7 @@
  *
  * See ovs-ssh-tap-sync(8) and docs/sync.md. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,9 +16,7 @@
 
 /* OVSDB data in JSON.  See sync-ovsdb.h. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+#include <config.h>
 
 #include "sync-ovsdb.h"
 

@@ -18,9 +18,7 @@
  * diff it against what exists, and touch only the difference.  Pure: no
  * I/O, no globals; see sync-plan.h and docs/sync.md. */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
+#include <config.h>
 
 #include "sync-plan.h"
 #include "sync-util.h"
