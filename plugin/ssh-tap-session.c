@@ -19,13 +19,11 @@
 #include "ssh-tap-session.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
@@ -42,6 +40,7 @@
 #include "seq.h"
 #include "smap.h"
 #include "socket-util.h"
+#include "ssh-tap-login.h"
 #include "ssh-tap-options.h"
 #include "timeval.h"
 #include "util.h"
@@ -49,9 +48,6 @@
 VLOG_DEFINE_THIS_MODULE(ssh_tap_session);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-
-/* Seconds that one connect, key exchange or authentication step may take. */
-#define SSH_TAP_CONNECT_TIMEOUT 10
 
 /* Size of each direction's copy buffer in the pump.  64 KiB holds dozens of
  * frames, so one ssh_channel_write() usually carries a whole batch. */
@@ -127,21 +123,11 @@ static void session_unref(struct ssh_tap_session *);
 struct ssh_tap_session *
 ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
 {
-    static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
-    if (ovsthread_once_start(&once)) {
-        ssh_init();
-        ovsthread_once_done(&once);
-    }
-
     struct ssh_tap_session *s = xzalloc(sizeof *s);
     ovs_refcount_init(&s->ref);
     ovs_refcount_ref(&s->ref);
     s->name = xstrdup(ifname);
-    s->peer = (strchr(opts->host, ':')
-               ? xasprintf("%s@[%s]:%"PRIu16, opts->user, opts->host,
-                           opts->port)
-               : xasprintf("%s@%s:%"PRIu16, opts->user, opts->host,
-                           opts->port));
+    s->peer = ssh_tap_login_peer(opts->user, opts->host, opts->port);
     ssh_tap_options_clone(&s->opts, opts);
     latch_init(&s->latch);
     s->seq = seq_create();
@@ -325,274 +311,96 @@ session_kicked(struct ssh_tap_session *s)
     return kick;
 }
 
-/* Returns the SHA256 fingerprint of the server's host key as a malloc()ed
- * "SHA256:..." string, or NULL. */
-static char *
-server_fingerprint(ssh_session ssh)
+static void
+session_login_progress(void *s_, enum ssh_tap_login_step step)
 {
-    ssh_key key = NULL;
-    unsigned char *hash = NULL;
-    size_t hlen = 0;
-    char *fp = NULL;
+    struct ssh_tap_session *s = s_;
 
-    if (ssh_get_server_publickey(ssh, &key) == SSH_OK
-        && !ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256,
-                                   &hash, &hlen)) {
-        char *s = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256,
-                                           hash, hlen);
-        if (s) {
-            fp = xstrdup(s);
-            ssh_string_free_char(s);
-        }
-        ssh_clean_pubkey_hash(&hash);
-    }
-    ssh_key_free(key);
-    return fp;
+    session_set_state(s, (step == SSH_TAP_LOGIN_CONNECTING ? S_CONNECTING
+                          : step == SSH_TAP_LOGIN_AUTHENTICATING
+                          ? S_AUTHENTICATING
+                          : S_OPENING));
 }
 
-/* Checks the host key of the server 'ssh' is talking to.  Returns NULL if it
- * is the expected one, otherwise a malloc()ed error message. */
-static char *
-verify_host_key(struct ssh_tap_session *s, ssh_session ssh)
+static void
+session_host_key_seen(void *s_, const char *fp)
 {
-    char *fp = server_fingerprint(ssh);
-    if (!fp) {
-        return xasprintf("could not read the host key of %s: %s",
-                         s->peer, ssh_get_error(ssh));
-    }
+    struct ssh_tap_session *s = s_;
 
     ovs_mutex_lock(&s->mutex);
     free(s->host_key);
     s->host_key = xstrdup(fp);
     ovs_mutex_unlock(&s->mutex);
-
-    char *error = NULL;
-    if (s->opts.host_key) {
-        if (strcmp(fp, s->opts.host_key)) {
-            error = xasprintf("host key mismatch for %s: expected %s, got %s",
-                              s->peer, s->opts.host_key, fp);
-        }
-    } else {
-        switch (ssh_session_is_known_server(ssh)) {
-        case SSH_KNOWN_HOSTS_OK:
-            break;
-        case SSH_KNOWN_HOSTS_CHANGED:
-            error = xasprintf("host key mismatch for %s: %s lists a "
-                              "different key, got %s", s->peer,
-                              s->opts.known_hosts, fp);
-            break;
-        case SSH_KNOWN_HOSTS_OTHER:
-            error = xasprintf("host key mismatch for %s: %s lists a key of "
-                              "another type, got %s", s->peer,
-                              s->opts.known_hosts, fp);
-            break;
-        case SSH_KNOWN_HOSTS_UNKNOWN:
-        case SSH_KNOWN_HOSTS_NOT_FOUND:
-            if (s->opts.host_key_policy == SSH_TAP_HOST_KEY_ACCEPT_NEW) {
-                /* Trust on first use, as the operator asked: from now on
-                 * the recorded key is the only one accepted. */
-                if (ssh_session_update_known_hosts(ssh) == SSH_OK) {
-                    VLOG_WARN("%s: recorded new host key %s for %s in %s "
-                              "(host_key_policy=accept-new)", s->name, fp,
-                              s->peer, s->opts.known_hosts);
-                    break;
-                }
-                error = xasprintf("could not record the host key of %s in "
-                                  "%s: %s", s->peer, s->opts.known_hosts,
-                                  ssh_get_error(ssh));
-                break;
-            }
-            error = xasprintf("unknown host key for %s (%s): not in %s; add "
-                              "it there or pin it with options:host_key",
-                              s->peer, fp, s->opts.known_hosts);
-            break;
-        case SSH_KNOWN_HOSTS_ERROR:
-        default:
-            error = xasprintf("could not check the host key of %s against "
-                              "%s: %s", s->peer, s->opts.known_hosts,
-                              ssh_get_error(ssh));
-            break;
-        }
-    }
-    free(fp);
-    return error;
 }
 
-/* Largest private key file accepted.  An OpenSSH RSA 16384-bit key is
- * about 13 kB. */
-#define KEY_FILE_MAX (64 * 1024)
-
-/* Loads the private key, refusing one that others can read, as ssh does.
- * The mode is checked on the descriptor the key is then read from, so the
- * file checked is the file loaded even if the path is swapped meanwhile. */
-static char *
-load_key(const struct ssh_tap_session *s, ssh_key *keyp)
+static bool
+session_login_interrupted(void *s_)
 {
-    const char *path = s->opts.key;
-    struct stat st;
-    char *error = NULL;
-
-    *keyp = NULL;
-    /* O_NONBLOCK: a FIFO in the key's place must not hang the open. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 || fstat(fd, &st)) {
-        error = xasprintf("cannot read private key %s: %s", path,
-                          ovs_strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        error = xasprintf("private key %s is not a regular file", path);
-    } else if (st.st_mode & 077) {
-        error = xasprintf("private key %s is accessible by others (mode "
-                          "%04o): refusing it, as ssh does; chmod 600 it",
-                          path, (unsigned int) (st.st_mode & 07777));
-    } else if (st.st_size > KEY_FILE_MAX) {
-        error = xasprintf("private key %s is too large (%lld bytes)", path,
-                          (long long int) st.st_size);
-    }
-    if (error) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return error;
-    }
-
-    char *text = xmalloc(KEY_FILE_MAX + 1);
-    size_t len;
-    int retval = read_fully(fd, text, KEY_FILE_MAX, &len);
-    if (retval && retval != EOF) {
-        error = xasprintf("cannot read private key %s: %s", path,
-                          ovs_strerror(retval));
-    }
-    close(fd);
-    text[len] = '\0';
-    if (!error && ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, keyp)
-                  != SSH_OK) {
-        error = xasprintf("cannot load private key %s (encrypted keys are "
-                          "not supported)", path);
-    }
-    explicit_bzero(text, len);
-    free(text);
-    return error;
+    return session_exiting(s_);
 }
 
-/* Connects, verifies the host key, authenticates and opens the channel.
- * Blocking, with SSH_TAP_CONNECT_TIMEOUT per step: this runs on the
- * session's own thread.  On success returns NULL and stores the session and
- * channel; otherwise returns a malloc()ed error. */
+/* Logs in and opens the channel (plugin/ssh-tap-login.c), on the session's
+ * own thread.  On success returns NULL and stores the session and channel;
+ * otherwise returns a malloc()ed error. */
 static char *
 session_connect(struct ssh_tap_session *s, ssh_session *sshp,
                 ssh_channel *channelp)
 {
     const struct ssh_tap_options *o = &s->opts;
-    long timeout = SSH_TAP_CONNECT_TIMEOUT;
-    int no = 0, yes = 1;
-    const char *compression = o->compression ? "yes" : "no";
-    unsigned int port = o->port;
-    char *error = NULL;
-    ssh_key key = NULL;
-    ssh_channel channel = NULL;
+    const struct ssh_tap_login_params params = {
+        .name = s->name,
+        .user = o->user,
+        .host = o->host,
+        .port = o->port,
+        .key = o->key,
+        .known_hosts = o->known_hosts,
+        .host_key = o->host_key,
+        .host_key_policy = o->host_key_policy,
+        .host_key_option = "options:host_key",
+        .proxy_command = o->proxy_command,
+        .ciphers = o->ciphers,
+        .compression = o->compression,
+        .progress = session_login_progress,
+        .host_key_seen = session_host_key_seen,
+        .interrupted = session_login_interrupted,
+        .wake_fd = s->latch.fds[0],
+        .aux = s,
+    };
+    ssh_session ssh;
+    ssh_channel channel;
 
     *sshp = NULL;
     *channelp = NULL;
-
-    error = load_key(s, &key);
+    char *error = ssh_tap_login(&params, &ssh);
     if (error) {
         return error;
     }
 
-    ssh_session ssh = ssh_new();
-    if (!ssh) {
-        ssh_key_free(key);
-        return xstrdup("out of memory creating SSH session");
-    }
-    /* Only what the Interface's options say: never ~/.ssh/config, the
-     * agent, or the default identities of the user vswitchd runs as. */
-    if (ssh_options_set(ssh, SSH_OPTIONS_PROCESS_CONFIG, &no)
-        || ssh_options_set(ssh, SSH_OPTIONS_HOST, o->host)
-        || ssh_options_set(ssh, SSH_OPTIONS_PORT, &port)
-        || ssh_options_set(ssh, SSH_OPTIONS_USER, o->user)
-        || ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT, &timeout)
-        || ssh_options_set(ssh, SSH_OPTIONS_NODELAY, &yes)
-        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_C_S, o->ciphers)
-        || ssh_options_set(ssh, SSH_OPTIONS_CIPHERS_S_C, o->ciphers)
-        || ssh_options_set(ssh, SSH_OPTIONS_COMPRESSION, compression)
-        || (o->proxy_command
-            && ssh_options_set(ssh, SSH_OPTIONS_PROXYCOMMAND,
-                               o->proxy_command))
-        || (o->known_hosts
-            && (ssh_options_set(ssh, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts)
-                || ssh_options_set(ssh, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
-                                   o->known_hosts)))) {
-        error = xasprintf("cannot set SSH options: %s", ssh_get_error(ssh));
-        goto fail;
-    }
-
-    session_set_state(s, S_CONNECTING);
-    if (ssh_connect(ssh) != SSH_OK) {
-        error = xasprintf("cannot connect to %s: %s", s->peer,
-                          ssh_get_error(ssh));
-        goto fail;
-    }
-
-    error = verify_host_key(s, ssh);
-    if (error) {
-        goto fail;
-    }
-
-    session_set_state(s, S_AUTHENTICATING);
-    int rc = ssh_userauth_publickey(ssh, NULL, key);
-    if (rc != SSH_AUTH_SUCCESS) {
-        error = xasprintf("public key authentication as %s to %s with %s "
-                          "failed%s%s", o->user, s->peer, o->key,
-                          rc == SSH_AUTH_ERROR ? ": " : "",
-                          rc == SSH_AUTH_ERROR ? ssh_get_error(ssh) : "");
-        goto fail;
-    }
-
-    session_set_state(s, S_OPENING);
-    channel = ssh_channel_new(ssh);
-    if (!channel) {
-        error = xstrdup("out of memory creating SSH channel");
-        goto fail;
-    }
     if (o->remote_command) {
-        /* A session channel running a command (ovs-ssh-tap-relay, or a
-         * forced command) that speaks the framing on its stdin/stdout. */
-        if (ssh_channel_open_session(channel) != SSH_OK
-            || ssh_channel_request_exec(channel, o->remote_command)
-               != SSH_OK) {
-            error = xasprintf("%s refused to run options:remote_command "
-                              "'%s': %s", s->peer, o->remote_command,
-                              ssh_get_error(ssh));
-            goto fail;
-        }
-    } else if (ssh_channel_open_forward_unix(channel, o->remote_socket,
-                                             "127.0.0.1", 0) != SSH_OK) {
-        error = xasprintf("%s refused to open a channel to %s (is an ssh-tap "
-                          "port listening there, may %s use it, and does "
-                          "sshd allow stream-local forwarding?): %s",
-                          s->peer, o->remote_socket, o->user,
-                          ssh_get_error(ssh));
-        goto fail;
+        error = ssh_tap_login_open_exec(&params, ssh, o->remote_command,
+                                        "options:remote_command", &channel);
+    } else {
+        char *hint = xasprintf("is an ssh-tap port listening there, may %s "
+                               "use it, and does sshd allow stream-local "
+                               "forwarding?", o->user);
+        error = ssh_tap_login_open_unix(&params, ssh, o->remote_socket, hint,
+                                        &channel);
+        free(hint);
+    }
+    if (error) {
+        ssh_disconnect(ssh);
+        ssh_free(ssh);
+        return error;
     }
 
     ovs_mutex_lock(&s->mutex);
     free(s->cipher);
-    s->cipher = xstrdup(ssh_get_cipher_out(ssh));
+    s->cipher = xstrdup(ssh_tap_login_cipher(ssh));
     ovs_mutex_unlock(&s->mutex);
 
-    ssh_key_free(key);
     *sshp = ssh;
     *channelp = channel;
     return NULL;
-
-fail:
-    if (channel) {
-        ssh_channel_free(channel);
-    }
-    ssh_disconnect(ssh);
-    ssh_free(ssh);
-    ssh_key_free(key);
-    return error;
 }
 
 /* Copies bytes between 'channel' and 'sock' until either side closes, an

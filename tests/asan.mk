@@ -19,6 +19,7 @@ ASAN_CFLAGS = -g -O1 $(ASAN_SAN_FLAGS)
 ASAN_OBJDIR = tests/asan-obj
 ASAN_PLUGIN_HDRS = \
 	$(top_srcdir)/plugin/netdev-ssh-tap.h \
+	$(top_srcdir)/plugin/ssh-tap-login.h \
 	$(top_srcdir)/plugin/ssh-tap-options.h \
 	$(top_srcdir)/plugin/ssh-tap-proto.h \
 	$(top_srcdir)/plugin/ssh-tap-session.h
@@ -26,6 +27,7 @@ ASAN_OBJS = \
 	$(ASAN_OBJDIR)/ssh-tap-main.o \
 	$(ASAN_OBJDIR)/netdev-ssh-tap.o \
 	$(ASAN_OBJDIR)/ssh-tap-options.o \
+	$(ASAN_OBJDIR)/ssh-tap-login.o \
 	$(ASAN_OBJDIR)/ssh-tap-session.o \
 	$(ASAN_OBJDIR)/ssh-tap-proto.o
 
