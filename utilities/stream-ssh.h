@@ -38,9 +38,18 @@
  * a positive errno value if the login failed, in which case
  * stream_ssh_error() says why in an operator's words, e.g.
  * "host key mismatch for ops@site-a:22: expected SHA256:..., got SHA256:...".
+ *
+ * Threads and fork(): each stream's login and byte pump run in a thread of
+ * its own (ovs_thread_create()), and OVS forbids fork() once a process has
+ * threads.  A program that daemonizes (lib/daemon: --detach, --monitor)
+ * must therefore do so before its first stream_ssh_open().
+ *
+ * At exit, a handler stops every pump still running (and waits for it, up
+ * to 3 s) before libssh and OpenSSL tear themselves down.
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct stream;
 
@@ -67,9 +76,27 @@ bool stream_ssh_is_ssh(const char *name);
  * NULL if it is well formed, otherwise a malloc()ed description. */
 char *stream_ssh_verify_name(const char *name);
 
+/* An "ssh:" name, taken apart. */
+struct stream_ssh_name {
+    char *user;                 /* Login name, or NULL if absent. */
+    char *host;                 /* Host name or address, no brackets. */
+    uint16_t port;              /* sshd's port, or 0 if absent. */
+    char *socket;               /* Absolute path of the far unix socket. */
+};
+
+/* Parses 'name', "ssh:[USER@]HOST[:PORT]:/ABSOLUTE/SOCKET" (an IPv6
+ * address as "[ADDR]").  Pure: looks nothing up.  Returns NULL and fills in
+ * '*n' (free with stream_ssh_name_destroy()), or a malloc()ed description
+ * that starts with 'name' and leaves '*n' empty. */
+char *stream_ssh_parse_name(const char *name, struct stream_ssh_name *n);
+void stream_ssh_name_destroy(struct stream_ssh_name *);
+
 /* Starts opening 'name' (an "ssh:" name).  Returns 0 and stores a new
  * stream in '*streamp', or a positive errno value (EINVAL for a malformed
- * name) and NULL.  Never blocks. */
+ * name, logged) and NULL.  Never blocks.  Without USER, logs in as the user
+ * the process runs as; without PORT, port 22.  The stream needs probes
+ * (stream_class 'needs_probes'): a silent path is found out only by
+ * traffic. */
 int stream_ssh_open(const char *name, struct stream **streamp);
 
 /* If 'stream' is an ssh: stream whose login or channel failed (or whose
