@@ -36,8 +36,9 @@ SUITE=system-mesh
 if [ -n "${MESH_SCALE:-}" ]; then
     lib_declare_cases "scale-$MESH_SCALE"
 else
-    lib_declare_cases setup mesh-4-converge no-loops update-in-place \
-        dry-run once restart-no-churn add-site del-site nat-site \
+    lib_declare_cases setup mesh-4-converge sync-show vlog-set \
+        show-failed no-loops update-in-place dry-run once detach-pidfile \
+        monitor restart-no-churn add-site del-site nat-site \
         cluster-failover
 fi
 lib_init
@@ -67,6 +68,32 @@ sync_once() {
     site_exec "$s" timeout --foreground 60 "$SSH_TAP_SYNC" --site="$s" \
         --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
         --key="$(site_client_key "$s")" "$@"
+}
+
+# sync_appctl SITE ARGS...: ovs-appctl on SITE's tracked sync, through the
+# control socket that lib/unixctl names after the pid
+# (<rundir>/ovs-ssh-tap-sync.PID.ctl).
+sync_appctl() {
+    local s=$1 pid=${SYNC_PIDS[$1]:-}
+    shift
+    [ -n "$pid" ] || { echo "no sync running at $s" >&2; return 1; }
+    timeout --foreground 15 "$OVS_APPCTL" --timeout=10 \
+        -t "$(site_dir "$s")/run/ovs-ssh-tap-sync.$pid.ctl" "$@"
+}
+
+# sync_show SITE: "ovs-appctl sync/show" of SITE's sync, also kept in
+# $SCRATCH/show.SITE for the messages.
+sync_show() {
+    sync_appctl "$1" sync/show > "$SCRATCH/show.$1" 2>&1
+    local rc=$?
+    cat "$SCRATCH/show.$1"
+    return "$rc"
+}
+
+# show_field SITE FIELD: the value of "FIELD: VALUE" in SITE's last
+# sync/show (the first such line, leading blanks ignored).
+show_field() {
+    sed -n "s/^ *$2: //p" "$SCRATCH/show.$1" | head -n 1
 }
 
 # ---------------------------------------------------------------------------
@@ -203,6 +230,207 @@ case_converge() {
         || why "a port of the sync at a is not protected" || return
     ports_are e "" || why "site e (not registered) has ports: $(sync_port_names e)" \
         || return
+}
+
+# last_update SITE: the time of the last registry update in SITE's sync/show
+# (without the "(N s ago)" that follows it).
+last_update() {
+    sync_show "$1" >/dev/null || return 1
+    local t
+    t=$(show_field "$1" "last update")
+    echo "${t%% *}"
+}
+
+# sync/show tells the registry remote, the member and its role, the
+# transport's security, the last update and every port.
+case_sync_show() {
+    local out s p t0
+    need_mesh || return
+    out=$(sync_show a) || why "sync/show at a failed: $out" || return
+    lib_log "sync/show at a:"
+    lib_log "$out"
+    [ "$(show_field a site)" = "a (bridge br0)" ] \
+        || why "site line: $(show_field a site)" || return
+    [ "$(show_field a registry)" = "$REGISTRY" ] \
+        || why "registry line: $(show_field a registry) (want $REGISTRY)" || return
+    [ "$(show_field a member)" = "$REGISTRY (standalone)" ] \
+        || why "member line: $(show_field a member)" || return
+    [ "$(show_field a security)" = unix ] \
+        || why "security line: $(show_field a security)" || return
+    [ "$(show_field a ports)" = "3 wanted, 3 present, 0 failed" ] \
+        || why "ports line: $(show_field a ports)" || return
+    for p in b c d; do
+        grep -Eq "^ +st-$p: site $p, (active|passive), up$" "$SCRATCH/show.a" \
+            || why "no line saying st-$p is up in: $out" || return
+    done
+    for s in b c d; do
+        sync_show "$s" >/dev/null || why "sync/show at $s failed" || return
+        [ "$(show_field "$s" ports)" = "3 wanted, 3 present, 0 failed" ] \
+            || why "ports line at $s: $(show_field "$s" ports)" || return
+    done
+    # Site e runs a sync but is not registered: it wants nothing.
+    sync_show e >/dev/null || why "sync/show at e failed" || return
+    [ "$(show_field e ports)" = "0 wanted, 0 present, 0 failed" ] \
+        || why "ports line at e: $(show_field e ports)" || return
+
+    t0=$(last_update a)
+    case $t0 in
+        20[0-9][0-9]-*Z) ;;
+        *) why "last update at a is not a time: '$t0'"; return ;;
+    esac
+    registry_ctl set-site b external_ids:show-probe=1 || why "set-site b" || return
+    # shellcheck disable=SC2016
+    wait_until "a's last update to move past $t0" 10 eval \
+        '[ "$(last_update a)" != "$t0" ]' || return
+}
+
+# vlog/set changes the level at run time: debug lines appear in the log
+# file, then stop again.
+case_vlog_set() {
+    local log lvl n0 n1 t0
+    need_mesh || return
+    log=$(sync_log a)
+    sync_appctl a vlog/set ssh_tap_sync:file:dbg \
+        || why "vlog/set ssh_tap_sync:file:dbg failed" || return
+    lvl=$(sync_appctl a vlog/list | awk '$1 == "ssh_tap_sync" { print $4 }')
+    [ "$lvl" = DBG ] || why "vlog/list says $lvl for the file, not DBG" || return
+    registry_ctl set-site b external_ids:vlog-probe=1 || return
+    wait_until "a debug line in a's log" 10 \
+        grep -q '|ssh_tap_sync|DBG|' "$log" || return
+    sync_appctl a vlog/set ssh_tap_sync:file:info || why "vlog/set back" || return
+    n0=$(grep -c '|DBG|' "$log")
+    t0=$(last_update a)
+    registry_ctl set-site b external_ids:vlog-probe=2 || return
+    # shellcheck disable=SC2016
+    wait_until "a's sync to see the second change" 10 eval \
+        '[ "$(last_update a)" != "$t0" ]' || return
+    n1=$(grep -c '|DBG|' "$log")
+    [ "$n0" = "$n1" ] || why "$((n1 - n0)) debug lines after vlog/set back to info" \
+        || return
+}
+
+# A site whose run directory makes the far socket path too long: the
+# ports towards it are made, vswitchd refuses their options, and sync/show
+# says which port failed and why.  Then the site goes away again.
+case_show_failed() {
+    local long line
+    need_mesh || return
+    long=/$(printf 'd%.0s' $(seq 1 100))
+    registry_ctl add-site f --endpoint=192.0.2.99 --login=root \
+        --rundir="$long" || why "add-site f" || return
+    # shellcheck disable=SC2016
+    wait_until "st-f at a to have an error" 20 eval \
+        '[[ "$(iface_get a st-f error)" == *"bytes long"* ]]' \
+        || why "$REASON (error: $(iface_get a st-f error))" || return
+    # shellcheck disable=SC2016
+    wait_until "a's sync/show to count st-f as failed" 10 eval \
+        '[ "$(sync_show a >/dev/null; show_field a ports)" = "4 wanted, 4 present, 1 failed" ]' \
+        || why "$REASON: $(cat "$SCRATCH/show.a")" || return
+    line=$(grep -E '^ +st-f: ' "$SCRATCH/show.a")
+    case $line in
+        *"site f, active, failed: "*remote_socket*"bytes long"*) ;;
+        *) why "st-f's line does not give the reason: $line"; return ;;
+    esac
+    lib_log "show-failed: $line"
+    registry_ctl del-site f || why "del-site f" || return
+    # shellcheck disable=SC2016
+    wait_until "a's sync/show to forget st-f" 20 eval \
+        '[ "$(sync_show a >/dev/null; show_field a ports)" = "3 wanted, 3 present, 0 failed" ]' \
+        || why "$REASON: $(cat "$SCRATCH/show.a")" || return
+}
+
+# sync_detached SITE LOG ARGS...: starts SITE's sync with --detach (plus
+# ARGS) and waits for the parent to return.
+sync_detached() {
+    local s=$1 log=$2 d
+    shift 2
+    d=$(site_dir "$s")
+    site_exec "$s" timeout --foreground 20 "$SSH_TAP_SYNC" --site="$s" \
+        --registry="$REGISTRY" --db="unix:$d/run/db.sock" \
+        --key="$(site_client_key "$s")" --log-file="$log" --detach \
+        "$@" </dev/null >"$log.out" 2>&1
+}
+
+# appctl_named SITE ARGS...: ovs-appctl -t ovs-ssh-tap-sync in SITE's
+# environment: the name is resolved through the pid file in its rundir.
+appctl_named() {
+    local s=$1 envs
+    shift
+    mapfile -t envs < <(site_env "$s")
+    env "${envs[@]}" timeout --foreground 15 "$OVS_APPCTL" --timeout=10 \
+        -t ovs-ssh-tap-sync "$@"
+}
+
+# pid_is_sync PID: PID runs the sync's binary.
+pid_is_sync() {
+    [ "$(readlink -f "/proc/$1/exe")" = "$(readlink -f "$SSH_TAP_SYNC")" ]
+}
+
+# --detach --pidfile: the command returns once the daemon is ready, the
+# pid file names it, "ovs-appctl -t ovs-ssh-tap-sync" finds it, and
+# "ovs-appctl exit" stops it and removes the pid file.
+case_detach() {
+    local d pidfile log rc pid out
+    need_mesh || return
+    sync_stop a || why "stopping a's sync" || return
+    d=$(site_dir a)
+    pidfile=$d/run/ovs-ssh-tap-sync.pid
+    log=$d/log/sync-detach.log
+    rm -f "$pidfile"
+    sync_detached a "$log" --pidfile --no-chdir
+    rc=$?
+    [ -s "$pidfile" ] && pid=$(cat "$pidfile") && lib_register "$pid" "sync-detached@a"
+    [ "$rc" -eq 0 ] || why "--detach exited $rc: $(cat "$log.out")" || return
+    [ -n "$pid" ] || why "no pid file $pidfile after --detach returned" || return
+    lib_alive "$pid" || why "pid $pid of the pid file is not running" || return
+    pid_is_sync "$pid" || why "pid $pid is $(readlink "/proc/$pid/exe"), not the sync" || return
+    [ "$(awk '{ print $7 }' "/proc/$pid/stat")" = 0 ] \
+        || why "the detached sync still has a controlling terminal" || return
+    out=$(appctl_named a sync/show) || why "ovs-appctl -t ovs-ssh-tap-sync sync/show: $out" || return
+    case $out in
+        *"site: a "*) ;;
+        *) why "sync/show of the detached sync: $out"; return ;;
+    esac
+    wait_until "the detached sync to find nothing to do" 20 \
+        grep -q 'nothing to do' "$log" || return
+    appctl_named a exit || why "ovs-appctl exit failed" || return
+    wait_until "the detached sync to exit" 10 lib_dead "$pid" || return
+    [ ! -e "$pidfile" ] || why "the pid file is still there after exit" || return
+    sync_start a || why "restarting a's sync" || return
+    wait_until "a's sync in sync again" 20 sync_converged a || return
+}
+
+# --detach --monitor: the pid file names the daemon, whose parent is the
+# monitor; when the daemon dies of a signal the monitor starts a new one.
+case_monitor() {
+    local d pidfile log pid mon pid2
+    need_mesh || return
+    sync_stop a || why "stopping a's sync" || return
+    d=$(site_dir a)
+    pidfile=$d/run/ovs-ssh-tap-sync.pid
+    log=$d/log/sync-monitor.log
+    rm -f "$pidfile"
+    sync_detached a "$log" --pidfile --no-chdir --monitor \
+        || why "--detach --monitor exited $?: $(cat "$log.out")" || return
+    pid=$(cat "$pidfile") || why "no pid file" || return
+    mon=$(awk '{ print $4 }' "/proc/$pid/stat")
+    lib_register "$mon" "sync-monitor@a"
+    lib_register "$pid" "sync-daemon@a"
+    pid_is_sync "$mon" || why "the daemon's parent $mon is not the monitor" || return
+    # SIGALRM: an error signal for lib/daemon's monitor, without a core.
+    kill -ALRM "$pid"
+    # shellcheck disable=SC2016
+    wait_until "the monitor to start a new daemon" 15 eval \
+        'pid2=$(cat "$pidfile" 2>/dev/null) && [ "$pid2" != "$pid" ] && lib_alive "$pid2"' \
+        || return
+    pid2=$(cat "$pidfile")
+    lib_register "$pid2" "sync-daemon2@a"
+    appctl_named a sync/show >/dev/null || why "sync/show of the restarted daemon" || return
+    appctl_named a exit || why "ovs-appctl exit failed" || return
+    wait_until "daemon and monitor to exit" 10 eval \
+        "lib_dead $pid2 && lib_dead $mon" || return
+    sync_start a || why "restarting a's sync" || return
+    wait_until "a's sync in sync again" 20 sync_converged a || return
 }
 
 tcpdump_ready() { grep -q 'listening on' "$1"; }
@@ -400,6 +628,25 @@ cluster_leader() {
     return 1
 }
 
+# show_member_ok SITE: SITE's sync/show names a live member of the cluster
+# and the role that member itself reports.
+show_member_ok() {
+    local m i role
+    sync_show "$1" >/dev/null || return 1
+    m=$(show_field "$1" member)
+    case $m in
+        "unix:$CL_DIR/m"[123]".sock ("*")") ;;
+        *) echo "member line: $m"; return 1 ;;
+    esac
+    i=${m#"unix:$CL_DIR/m"}
+    i=${i%%.sock*}
+    role=${m##*(}
+    role=${role%)}
+    member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
+        | grep -q "^Role: $role\$" \
+        || { echo "member $i is not the $role that sync/show says"; return 1; }
+}
+
 # The registry moves to a 3-member Raft cluster (ovsdb-tool create-cluster
 # and join-cluster, members talking over 127.0.0.1 in a namespace of their
 # own); every sync is restarted on the list of its members.  Then the
@@ -447,6 +694,8 @@ case_cluster() {
         wait_until "sync at $s on the cluster to find nothing to do" 20 \
             sync_converged "$s" || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
     done
+    show_member_ok a || why "sync/show at a on the cluster: $(show_member_ok a)" \
+        || return
 
     leader=$(cluster_leader) || why "no leader in the cluster" || return
     pid=$(cat "$CL_DIR/m$leader.pid")
@@ -463,6 +712,8 @@ case_cluster() {
     done
     t1=$(now_ms)
     echo "MEASURE: cluster-leader-kill-to-resync-s $(measure_s $((t1 - t0)))"
+    wait_until "a's sync/show to name a live member" 10 show_member_ok a \
+        || why "$REASON: $(show_member_ok a)" || return
     wait_mesh 30 a b e || return
     for s in a b e; do
         lib_log "site $s: $(grep -h 'registry' "$(sync_log "$s")" | tail -n 2 | tr '\n' ' ')"
@@ -563,10 +814,15 @@ fi
 
 run_case setup case_setup || exit 1
 run_case mesh-4-converge case_converge
+run_case sync-show case_sync_show
+run_case vlog-set case_vlog_set
+run_case show-failed case_show_failed
 run_case no-loops case_no_loops
 run_case update-in-place case_update_in_place
 run_case dry-run case_dry_run
 run_case once case_once
+run_case detach-pidfile case_detach
+run_case monitor case_monitor
 run_case restart-no-churn case_restart
 run_case add-site case_add_site
 run_case del-site case_del_site

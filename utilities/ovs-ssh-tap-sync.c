@@ -19,37 +19,47 @@
  * ssh_tap.ovsschema), as ovn-controller keeps tunnel ports in sync with
  * the Chassis table.
  *
- * It holds two OVSDB connections (RFC 7047 JSON-RPC, jsonrpc-client.c):
- * the registry, monitored for the Site table, and the local Open_vSwitch
- * database, monitored for the bridge's ports and written with "transact".
- * Each time either changes it computes a plan (sync-plan.c, pure) and
- * applies it in one transaction.  Both connections are remade, with
- * backoff, whenever their server goes away; the registry may be a list of
- * remotes (the members of a cluster), tried in turn.
+ * It holds two OVSDB connections (RFC 7047 JSON-RPC): the registry,
+ * monitored for the Site table, and the local Open_vSwitch database,
+ * monitored for the bridge's ports and written with "transact".  Each time
+ * either changes it computes a plan (sync-plan.c, pure) and applies it in
+ * one transaction.  Both connections are remade whenever their server goes
+ * away; the registry may be a list of remotes (the members of a cluster),
+ * tried in turn.
+ *
+ * The daemon itself is libopenvswitch's: vlog for the log, lib/daemon for
+ * --detach, --pidfile and --monitor, lib/unixctl for "ovs-appctl sync/show"
+ * and poll-loop for the waiting.
  *
  * See ovs-ssh-tap-sync(8) and docs/sync.md. */
 
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "command-line.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/poll-loop.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
 
 #include "jsonrpc-client.h"
 #include "sync-ovsdb.h"
 #include "sync-plan.h"
+
+VLOG_DEFINE_THIS_MODULE(ssh_tap_sync);
 
 #ifndef SSH_TAP_VERSION
 #define SSH_TAP_VERSION "0.1.0"
@@ -65,75 +75,17 @@
 #define TXN_RETRY_MS 1000       /* After a failed transaction. */
 
 /* ------------------------------------------------------------------------
- * Logging, in OVS's vlog format. */
-
-enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DBG };
-static const char *const level_names[] = { "ERR", "WARN", "INFO", "DBG" };
-static enum log_level log_max = LOG_INFO;
-static FILE *log_stream;
-
-static void __attribute__((format(printf, 2, 3)))
-log_msg(enum log_level level, const char *fmt, ...)
-{
-    struct timeval tv;
-    struct tm tm;
-    char stamp[64];
-    va_list args;
-    FILE *f = log_stream ? log_stream : stderr;
-
-    if (level > log_max) {
-        return;
-    }
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(f, "%s.%03ldZ|ssh_tap_sync|%s|", stamp, (long) tv.tv_usec / 1000,
-            level_names[level]);
-    va_start(args, fmt);
-    vfprintf(f, fmt, args);
-    va_end(args);
-    fputc('\n', f);
-    fflush(f);
-}
-
-#define ERR(...) log_msg(LOG_ERR, __VA_ARGS__)
-#define WARN(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define INFO(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define DBG(...) log_msg(LOG_DBG, __VA_ARGS__)
-
-static void __attribute__((format(printf, 1, 2), noreturn))
-fatal(const char *fmt, ...)
-{
-    va_list args;
-
-    fprintf(stderr, PROGRAM_NAME ": ");
-    va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* ------------------------------------------------------------------------
  * Configuration. */
 
 static const char *opt_site;
-static const char *opt_key;
+static char *opt_key;
 static const char *opt_known_hosts;
 static bool opt_once;
 static bool opt_dry_run;
 static int opt_timeout_s = 60;
-static char *opt_pidfile;
-static bool opt_detach;
+static char *opt_registry;
+static char *opt_db;
+static char *opt_unixctl;
 
 /* ------------------------------------------------------------------------
  * One OVSDB connection with a monitor and an in-memory replica of what it
@@ -142,6 +94,7 @@ static bool opt_detach;
 struct db {
     const char *what;           /* "registry" or "local database". */
     const char *db_name;        /* "SSH_Tap" or "Open_vSwitch". */
+    const char *remotes_text;   /* As given on the command line. */
     json_t *monitor_requests;   /* The "monitor" request's third param. */
     bool check_server;          /* Monitor _Server (cluster members). */
 
@@ -159,6 +112,11 @@ struct db {
     size_t failures;            /* Failed attempts in this round. */
     long long last_rx;
     bool echo_sent;
+
+    /* For sync/show: wall-clock times in ms (0: never). */
+    long long since;            /* The monitor's initial contents. */
+    long long last_update;      /* The latest contents or update. */
+    char *last_error;           /* Why the latest connection ended. */
 };
 
 static struct db registry, local;
@@ -170,7 +128,10 @@ static unsigned int txn_seq;
 static long long retry_at;
 static char *last_plan_text;
 static unsigned int txn_failures;
-static volatile sig_atomic_t exiting;
+static char *last_txn_error;    /* NULL if the latest transaction worked. */
+static long long last_txn_time; /* Wall clock, ms; 0 before the first. */
+static char *missing_bridge;    /* The bridge we wait for, if any. */
+static bool exiting;
 
 static void
 db_init(struct db *db, const char *what, const char *db_name,
@@ -179,10 +140,8 @@ db_init(struct db *db, const char *what, const char *db_name,
     memset(db, 0, sizeof *db);
     db->what = what;
     db->db_name = db_name;
+    db->remotes_text = remotes;
     db->remotes = sync_split_remotes(remotes, &db->n_remotes);
-    if (!db->n_remotes) {
-        fatal("no remote given for the %s", what);
-    }
     db->monitor_requests = monitor_requests;
     db->check_server = check_server;
     db->tables = json_object();
@@ -200,6 +159,7 @@ db_destroy(struct db *db)
         free(db->remotes[i]);
     }
     free(db->remotes);
+    free(db->last_error);
     memset(db, 0, sizeof *db);
 }
 
@@ -216,14 +176,19 @@ static void
 db_disconnect(struct db *db, const char *why)
 {
     bool was_healthy = db->monitored;
-    long long now = now_ms();
+    long long now = time_msec();
 
     if (db->conn) {
-        log_msg(was_healthy ? LOG_WARN : LOG_INFO, "%s %s: %s", db->what,
-                db_remote(db), why);
+        if (was_healthy) {
+            VLOG_WARN("%s %s: %s", db->what, db_remote(db), why);
+        } else {
+            VLOG_INFO("%s %s: %s", db->what, db_remote(db), why);
+        }
         jrpc_close(db->conn);
         db->conn = NULL;
     }
+    free(db->last_error);
+    db->last_error = xasprintf("%s: %s", db_remote(db), why);
     db->monitored = false;
     db->echo_sent = false;
     if (db == &local) {
@@ -245,10 +210,9 @@ db_disconnect(struct db *db, const char *why)
     } else {
         db->failures = 0;
         db->next_try = now + db->backoff;
-        DBG("%s: all remotes failed, next attempt in %lld ms", db->what,
-            db->backoff);
-        db->backoff = db->backoff * 2 > BACKOFF_MAX_MS
-                      ? BACKOFF_MAX_MS : db->backoff * 2;
+        VLOG_DBG("%s: all remotes failed, next attempt in %lld ms", db->what,
+                 db->backoff);
+        db->backoff = MIN(db->backoff * 2, BACKOFF_MAX_MS);
     }
 }
 
@@ -271,13 +235,13 @@ db_connect(struct db *db)
 
     db->conn = jrpc_open(db_remote(db), &err);
     if (!db->conn) {
-        INFO("%s: %s", db->what, err);
+        VLOG_INFO("%s: %s", db->what, err);
         free(err);
         db_disconnect(db, "connection failed");
         return;
     }
-    DBG("%s: connecting to %s", db->what, db_remote(db));
-    db->last_rx = now_ms();
+    VLOG_DBG("%s: connecting to %s", db->what, db_remote(db));
+    db->last_rx = time_msec();
     db->echo_sent = false;
 
     if (db->check_server) {
@@ -294,12 +258,14 @@ db_connect(struct db *db)
     db_send(db, jrpc_request("monitor", params, "monitor"));
 }
 
-/* Applies RFC 7047 <table-updates> 'updates' to the replica 'tables'. */
-static void
+/* Applies RFC 7047 <table-updates> 'updates' to the replica 'tables'.
+ * Returns the number of rows changed. */
+static size_t
 apply_updates(json_t *tables, json_t *updates)
 {
     const char *table_name, *uuid;
     json_t *table_update, *row_update;
+    size_t n = 0;
 
     json_object_foreach (updates, table_name, table_update) {
         json_t *table = json_object_get(tables, table_name);
@@ -316,8 +282,27 @@ apply_updates(json_t *tables, json_t *updates)
             } else {
                 json_object_del(table, uuid);
             }
+            n++;
         }
     }
+    return n;
+}
+
+/* Returns the _Server Database row of 'db''s database, or NULL. */
+static json_t *
+db_server_row(const struct db *db)
+{
+    const char *uuid;
+    json_t *row;
+
+    json_object_foreach (json_object_get(db->server, "Database"), uuid, row) {
+        const char *name = json_string_value(json_object_get(row, "name"));
+
+        if (name && !strcmp(name, db->db_name)) {
+            return row;
+        }
+    }
+    return NULL;
 }
 
 /* A clustered registry member that lost its cluster serves stale data:
@@ -325,20 +310,13 @@ apply_updates(json_t *tables, json_t *updates)
 static void
 check_server(struct db *db)
 {
-    const char *uuid;
-    json_t *row;
+    json_t *row = db_server_row(db);
+    const char *model = json_string_value(json_object_get(row, "model"));
 
-    json_object_foreach (json_object_get(db->server, "Database"), uuid, row) {
-        const char *name = json_string_value(json_object_get(row, "name"));
-        const char *model = json_string_value(json_object_get(row, "model"));
-
-        if (name && !strcmp(name, db->db_name) && model
-            && !strcmp(model, "clustered")
-            && !ovsdb_datum_bool(json_object_get(row, "connected"))) {
-            db_disconnect(db, "not connected to its cluster, trying "
-                          "another member");
-            return;
-        }
+    if (model && !strcmp(model, "clustered")
+        && !ovsdb_datum_bool(json_object_get(row, "connected"))) {
+        db_disconnect(db, "not connected to its cluster, trying another "
+                      "member");
     }
 }
 
@@ -359,7 +337,11 @@ db_handle(struct db *db, json_t *msg)
         json_t *updates = json_array_get(params, 1);
 
         if (mon && !strcmp(mon, "main")) {
-            apply_updates(db->tables, updates);
+            size_t n = apply_updates(db->tables, updates);
+
+            VLOG_DBG("%s %s: update of %"PRIuSIZE" row(s)", db->what,
+                     db_remote(db), n);
+            db->last_update = time_wall_msec();
             need_reconcile = true;
         } else if (mon && !strcmp(mon, "server") && db->server) {
             apply_updates(db->server, updates);
@@ -370,10 +352,12 @@ db_handle(struct db *db, json_t *msg)
     } else if (!strcmp(id, "monitor")) {
         if (error && !json_is_null(error)) {
             char *e = jrpc_error_text(error);
-            ERR("%s %s: monitor of %s failed: %s", db->what, db_remote(db),
-                db->db_name, e);
+            char *why = xasprintf("monitor of %s failed: %s", db->db_name, e);
+
+            VLOG_ERR("%s %s: %s", db->what, db_remote(db), why);
+            db_disconnect(db, why);
+            free(why);
             free(e);
-            db_disconnect(db, "monitor failed");
             return;
         }
         json_decref(db->tables);
@@ -382,9 +366,10 @@ db_handle(struct db *db, json_t *msg)
         db->monitored = true;
         db->failures = 0;
         db->backoff = BACKOFF_MIN_MS;
+        db->since = db->last_update = time_wall_msec();
         need_reconcile = true;
-        INFO("%s %s: connected, monitoring %s", db->what, db_remote(db),
-             db->db_name);
+        VLOG_INFO("%s %s: connected, monitoring %s", db->what, db_remote(db),
+                  db->db_name);
     } else if (!strcmp(id, "server")) {
         /* A server without _Server (or a standalone one) is fine. */
         if (!error || json_is_null(error)) {
@@ -397,16 +382,44 @@ db_handle(struct db *db, json_t *msg)
     }
 }
 
-/* Runs the I/O of 'db' for the poll() result 'revents'. */
+/* Inactivity probe: an echo after PROBE_MS of silence, give up after
+ * DEAD_MS. */
 static void
-db_run(struct db *db, short revents)
+db_probe(struct db *db, long long now)
 {
+    if (now - db->last_rx >= DEAD_MS) {
+        db_disconnect(db, "no response to inactivity probe");
+    } else if (now - db->last_rx >= PROBE_MS && !db->echo_sent
+               && jrpc_is_connected(db->conn)) {
+        db->echo_sent = true;
+        db_send(db, jrpc_request("echo", json_array(), "echo"));
+    }
+}
+
+/* Connects 'db' when it is time, and runs the I/O of its connection. */
+static void
+db_run(struct db *db)
+{
+    struct pollfd pfd;
     int error;
 
     if (!db->conn) {
-        return;
+        if (time_msec() >= db->next_try) {
+            db_connect(db);
+        }
+        if (!db->conn) {
+            return;
+        }
     }
-    error = jrpc_run(db->conn, revents);
+
+    /* The client wants poll()'s revents: ask for them without waiting. */
+    pfd.fd = jrpc_fd(db->conn);
+    pfd.events = jrpc_poll_events(db->conn);
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) < 0 && errno != EINTR) {
+        ovs_fatal(errno, "poll");
+    }
+    error = jrpc_run(db->conn, pfd.revents);
     if (error) {
         db_disconnect(db, jrpc_strerror(error));
         return;
@@ -422,31 +435,31 @@ db_run(struct db *db, short revents)
                           : jrpc_strerror(error));
             return;
         }
-        db->last_rx = now_ms();
+        db->last_rx = time_msec();
         db->echo_sent = false;
         db_handle(db, msg);
         json_decref(msg);
     }
+    if (db->conn) {
+        db_probe(db, time_msec());
+    }
 }
 
-/* Inactivity probe: an echo after PROBE_MS of silence, give up after
- * DEAD_MS.  Returns when to look again. */
-static long long
-db_probe(struct db *db, long long now)
+static void
+db_wait(struct db *db)
 {
     if (!db->conn) {
-        return db->next_try;
+        poll_timer_wait_until(db->next_try);
+    } else {
+        long long probe = db->last_rx + PROBE_MS;
+
+        /* Past the probe time without an echo sent: still connecting. */
+        if (db->echo_sent || time_msec() >= probe) {
+            probe = db->last_rx + DEAD_MS;
+        }
+        poll_fd_wait(jrpc_fd(db->conn), jrpc_poll_events(db->conn));
+        poll_timer_wait_until(probe);
     }
-    if (now - db->last_rx >= DEAD_MS) {
-        db_disconnect(db, "no response to inactivity probe");
-        return db->next_try;
-    }
-    if (now - db->last_rx >= PROBE_MS && !db->echo_sent
-        && jrpc_is_connected(db->conn)) {
-        db->echo_sent = true;
-        db_send(db, jrpc_request("echo", json_array(), "echo"));
-    }
-    return db->echo_sent ? db->last_rx + DEAD_MS : db->last_rx + PROBE_MS;
 }
 
 /* ------------------------------------------------------------------------
@@ -496,7 +509,7 @@ inputs_gather(struct inputs *in)
     size_t n;
 
     memset(in, 0, sizeof *in);
-    in->sites = calloc(json_object_size(sites) + 1, sizeof *in->sites);
+    in->sites = xcalloc(json_object_size(sites) + 1, sizeof *in->sites);
     json_object_foreach (sites, uuid, row) {
         struct sync_site *s = &in->sites[in->n_sites++];
 
@@ -510,12 +523,12 @@ inputs_gather(struct inputs *in)
     }
 
     n = json_object_size(ports) + 1;
-    in->ports = calloc(n, sizeof *in->ports);
+    in->ports = xcalloc(n, sizeof *in->ports);
     json_object_foreach (bridges, uuid, row) {
         const char *bridge = col_string(row, "name");
         json_t *bports = json_object_get(row, "ports");
         size_t np = ovsdb_datum_n_uuids(bports);
-        const char **puuids = calloc(np + 1, sizeof *puuids);
+        const char **puuids = xcalloc(np + 1, sizeof *puuids);
 
         np = ovsdb_datum_uuids(bports, puuids, np);
         for (size_t i = 0; i < np && in->n_ports < n; i++) {
@@ -699,18 +712,20 @@ handle_txn_reply(json_t *msg)
 
     txn_pending = false;
     need_reconcile = true;
+    last_txn_time = time_wall_msec();
     if (error && !json_is_null(error)) {
         e = jrpc_error_text(error);
     } else {
         e = ovsdb_txn_error(result, 0);
     }
+    free(last_txn_error);
+    last_txn_error = e;
     if (e) {
-        WARN("transaction on the local database failed: %s", e);
-        free(e);
+        VLOG_WARN("transaction on the local database failed: %s", e);
         txn_failures++;
-        retry_at = now_ms() + TXN_RETRY_MS;
+        retry_at = time_msec() + TXN_RETRY_MS;
     } else {
-        INFO("local database updated");
+        VLOG_INFO("local database updated");
         txn_failures = 0;
     }
 }
@@ -723,18 +738,42 @@ log_plan(const char *site, const char *text)
         return;
     }
     free(last_plan_text);
-    last_plan_text = strdup(text);
+    last_plan_text = xstrdup(text);
 
-    char *copy = strdup(text), *save = NULL;
+    char *copy = xstrdup(text), *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(line, "warning: ", 9)) {
-            WARN("site %s: %s", site, line + 9);
+            VLOG_WARN("site %s: %s", site, line + 9);
         } else {
-            INFO("site %s: %s", site, line);
+            VLOG_INFO("site %s: %s", site, line);
         }
     }
     free(copy);
+}
+
+/* Computes the plan of our site 'cfg->site' from the replicas: the caller
+ * destroys 'plan' and 'in'. */
+static void
+plan_compute(const struct sync_config *cfg, struct inputs *in,
+             struct sync_plan *plan)
+{
+    inputs_gather(in);
+    sync_plan_compute(cfg, in->sites, in->n_sites, in->ports, in->n_ports,
+                      plan);
+}
+
+/* Fills in the parts of 'cfg' that come from the command line, and its
+ * site from --site or the local database ('scratch' holds it then).
+ * Returns false if we do not know our site yet. */
+static bool
+config_get(struct sync_config *cfg, struct sync_smap *scratch)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->key = opt_key;
+    cfg->known_hosts = opt_known_hosts;
+    cfg->site = own_site_name(scratch);
+    return cfg->site && cfg->site[0];
 }
 
 /* Computes the plan from the replicas and applies it (or prints it, with
@@ -742,10 +781,7 @@ log_plan(const char *site, const char *text)
 static bool
 reconcile(void)
 {
-    struct sync_config cfg = {
-        .key = opt_key,
-        .known_hosts = opt_known_hosts,
-    };
+    struct sync_config cfg;
     struct sync_smap scratch;
     struct sync_plan plan;
     struct inputs in;
@@ -756,25 +792,18 @@ reconcile(void)
 
     need_reconcile = false;
     sync_smap_init(&scratch);
-    cfg.site = own_site_name(&scratch);
-    if (!cfg.site || !cfg.site[0]) {
-        static bool warned;
-        if (!warned) {
-            WARN("no site name: give --site or set "
-                 "Open_vSwitch:external_ids:ssh-tap-site");
-            warned = true;
-        }
+    if (!config_get(&cfg, &scratch)) {
         if (opt_dry_run) {
-            fatal("no site name: give --site or set "
-                  "Open_vSwitch:external_ids:ssh-tap-site");
+            ovs_fatal(0, "no site name: give --site or set "
+                      "Open_vSwitch:external_ids:ssh-tap-site");
         }
+        VLOG_WARN_ONCE("no site name: give --site or set "
+                       "Open_vSwitch:external_ids:ssh-tap-site");
         sync_smap_destroy(&scratch);
         return false;
     }
 
-    inputs_gather(&in);
-    sync_plan_compute(&cfg, in.sites, in.n_sites, in.ports, in.n_ports,
-                      &plan);
+    plan_compute(&cfg, &in, &plan);
     text = sync_plan_format(&plan);
 
     if (opt_dry_run) {
@@ -782,14 +811,14 @@ reconcile(void)
         fflush(stdout);
         in_sync = true;
     } else {
-        if (!bridge_uuid(plan.bridge)) {
-            static char *warned_bridge;
-            if (!warned_bridge || strcmp(warned_bridge, plan.bridge)) {
-                WARN("site %s: bridge %s does not exist: no ports added "
-                     "until it does", cfg.site, plan.bridge);
-                free(warned_bridge);
-                warned_bridge = strdup(plan.bridge);
-            }
+        if (bridge_uuid(plan.bridge)) {
+            free(missing_bridge);
+            missing_bridge = NULL;
+        } else if (!missing_bridge || strcmp(missing_bridge, plan.bridge)) {
+            VLOG_WARN("site %s: bridge %s does not exist: no ports added "
+                      "until it does", cfg.site, plan.bridge);
+            free(missing_bridge);
+            missing_bridge = xstrdup(plan.bridge);
         }
         log_plan(cfg.site, text);
         ops = plan_to_ops(&plan, &skipped);
@@ -812,68 +841,446 @@ reconcile(void)
 }
 
 /* ------------------------------------------------------------------------
- * Daemon plumbing. */
+ * sync/show: one snapshot of the daemon's state feeds the printer, as in
+ * wg(8)'s show. */
 
-static void
-on_signal(int sig)
+/* One port of the sync: wanted by the registry, present in the local
+ * database, or both. */
+struct show_port {
+    char *name;
+    char *peer;                 /* The far site ("" if unknown). */
+    bool active;                /* We dial. */
+    bool wanted;                /* The registry calls for it. */
+    bool present;               /* It exists in the local database. */
+    bool failed;                /* Wanted, but it does not work. */
+    char *state;                /* "up", "listening", "failed: ...". */
+};
+
+/* One of the two connections. */
+struct show_db {
+    const char *remotes;        /* As given on the command line. */
+    const char *member;         /* The remote in use, or NULL. */
+    const char *role;           /* "leader", "follower", "standalone",
+                                 * "relay", or NULL if unknown. */
+    const char *security;       /* Of 'member' (or of the first remote). */
+    bool connected;
+    bool monitored;
+    long long since;            /* Wall-clock ms, 0 for never. */
+    long long last_update;      /* Wall-clock ms, 0 for never. */
+    const char *last_error;     /* Why the latest connection ended. */
+};
+
+struct sync_snapshot {
+    long long now;              /* Wall-clock ms when taken. */
+    char *site;                 /* NULL if not known yet. */
+    char *bridge;               /* NULL if no plan could be made. */
+    struct show_db registry, local;
+    long long last_txn;         /* Wall-clock ms, 0 for none yet. */
+    const char *last_txn_error; /* NULL if the latest one worked. */
+
+    bool planned;               /* Both databases read: ports known. */
+    struct show_port *ports;    /* Sorted by name. */
+    size_t n_ports, allocated_ports;
+    size_t n_wanted, n_present, n_failed;
+    char **warnings;
+    size_t n_warnings;
+};
+
+/* What a remote's transport protects against: "unix", "ssl" and "ssh"
+ * authenticate the server and protect the rows in flight; "tcp:" does
+ * neither, which only loopback makes harmless. */
+static const char *
+remote_security(const char *remote)
 {
-    exiting = sig;
-}
+    static const char *const loopback[] = {
+        "tcp:127.", "tcp:[::1]", "tcp:localhost:",
+    };
 
-static void
-write_pidfile(void)
-{
-    FILE *f;
-
-    if (!opt_pidfile) {
-        return;
-    }
-    f = fopen(opt_pidfile, "w");
-    if (!f) {
-        fatal("%s: %s", opt_pidfile, strerror(errno));
-    }
-    fprintf(f, "%ld\n", (long) getpid());
-    fclose(f);
-}
-
-static void
-detach(void)
-{
-    pid_t pid = fork();
-    int fd;
-
-    if (pid < 0) {
-        fatal("fork: %s", strerror(errno));
-    } else if (pid > 0) {
-        _exit(0);
-    }
-    setsid();
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        if (log_stream) {
-            dup2(fd, STDERR_FILENO);
+    if (!strncmp(remote, "unix:", 5)) {
+        return "unix";
+    } else if (!strncmp(remote, "ssl:", 4)) {
+        return "ssl";
+    } else if (!strncmp(remote, "ssh:", 4)) {
+        return "ssh";
+    } else if (!strncmp(remote, "tcp:", 4)) {
+        for (size_t i = 0; i < ARRAY_SIZE(loopback); i++) {
+            if (!strncmp(remote, loopback[i], strlen(loopback[i]))) {
+                return "tcp (loopback)";
+            }
         }
-        if (fd > STDERR_FILENO) {
-            close(fd);
-        }
+        return "insecure (tcp: outside loopback: anyone on the path can "
+               "read and rewrite the rows)";
     }
+    return "unknown";
 }
 
+/* The role of the server 'db' is connected to, from its _Server database,
+ * or NULL if it did not say. */
+static const char *
+db_role(const struct db *db)
+{
+    json_t *row = db_server_row(db);
+    const char *model = json_string_value(json_object_get(row, "model"));
+
+    if (!model) {
+        return NULL;
+    } else if (!strcmp(model, "clustered")) {
+        return (ovsdb_datum_bool(json_object_get(row, "leader"))
+                ? "leader" : "follower");
+    }
+    return model;               /* "standalone" or "relay". */
+}
+
+static void
+show_db_take(const struct db *db, struct show_db *s)
+{
+    s->remotes = db->remotes_text;
+    s->connected = db->conn != NULL;
+    s->member = db->conn ? db_remote(db) : NULL;
+    s->role = db->conn ? db_role(db) : NULL;
+    s->security = remote_security(s->member ? s->member : db->remotes[0]);
+    s->monitored = db->monitored;
+    s->since = db->since;
+    s->last_update = db->last_update;
+    s->last_error = db->last_error;
+}
+
+static struct show_port *
+show_port_get(struct sync_snapshot *snap, const char *name)
+{
+    struct show_port *p;
+
+    for (size_t i = 0; i < snap->n_ports; i++) {
+        if (!strcmp(snap->ports[i].name, name)) {
+            return &snap->ports[i];
+        }
+    }
+    if (snap->n_ports >= snap->allocated_ports) {
+        snap->ports = x2nrealloc(snap->ports, &snap->allocated_ports,
+                                 sizeof *snap->ports);
+    }
+    p = &snap->ports[snap->n_ports++];
+    memset(p, 0, sizeof *p);
+    p->name = xstrdup(name);
+    p->peer = xstrdup("");
+    p->state = xstrdup("");
+    return p;
+}
+
+static void
+show_port_set_state(struct show_port *p, bool failed, char *state)
+{
+    free(p->state);
+    p->state = state;
+    p->failed = failed;
+}
+
+/* What vswitchd says about Interface 'uuid': its error, else its link. */
 static char *
-default_path(const char *env, const char *dflt, const char *file)
+iface_state(const char *uuid, bool *failed)
 {
-    const char *dir = getenv(env);
-    char *s;
+    json_t *ifaces = json_object_get(local.tables, "Interface");
+    json_t *row = uuid ? json_object_get(ifaces, uuid) : NULL;
+    const char *error, *link, *state, *last_error;
+    struct sync_smap status;
+    struct ds s;
 
-    if (asprintf(&s, "%s/%s", dir && dir[0] ? dir : dflt, file) < 0) {
-        abort();
+    *failed = false;
+    if (!row) {
+        return xstrdup("no interface");
     }
-    return s;
+    error = ovsdb_datum_string(json_object_get(row, "error"));
+    if (error && error[0]) {
+        *failed = true;
+        return xasprintf("failed: %s", error);
+    }
+    link = ovsdb_datum_string(json_object_get(row, "link_state"));
+    if (link && !strcmp(link, "up")) {
+        return xstrdup("up");
+    }
+
+    sync_smap_init(&status);
+    ovsdb_datum_map(json_object_get(row, "status"), &status);
+    state = sync_smap_get(&status, "state");
+    last_error = sync_smap_get(&status, "last_error");
+    ds_init(&s);
+    ds_put_cstr(&s, state ? state : link ? link : "down");
+    if (last_error) {
+        ds_put_format(&s, ", last error: %s", last_error);
+    }
+    sync_smap_destroy(&status);
+    return ds_steal_cstr(&s);
 }
 
-static void __attribute__((noreturn))
+/* The ports of the sync in the local database. */
+static void
+snapshot_present(struct sync_snapshot *snap, const struct inputs *in)
+{
+    for (size_t i = 0; i < in->n_ports; i++) {
+        const struct sync_port *sp = &in->ports[i];
+        const char *owner = sync_smap_get(&sp->port_ids, SYNC_OWNER_KEY);
+        const char *peer = sync_smap_get(&sp->port_ids, SYNC_PEER_KEY);
+        struct show_port *p;
+        bool failed;
+        char *state;
+
+        if (!owner || strcmp(owner, "true")) {
+            continue;
+        }
+        p = show_port_get(snap, sp->name);
+        p->present = p->wanted = true;
+        free(p->peer);
+        p->peer = xstrdup(peer ? peer : "");
+        p->active = sync_smap_get(&sp->options, "remote") != NULL;
+        state = iface_state(sp->iface_uuid, &failed);
+        show_port_set_state(p, failed, state);
+    }
+}
+
+/* What the plan would still change. */
+static void
+snapshot_actions(struct sync_snapshot *snap, const struct sync_plan *plan)
+{
+    const char *txn_error = last_txn_error;
+
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct sync_action *a = &plan->actions[i];
+        struct show_port *p = show_port_get(snap, a->port_name);
+        char *state;
+
+        if (a->type != SYNC_DELETE) {
+            free(p->peer);
+            p->peer = xstrdup(a->peer);
+            p->active = a->active;
+            p->wanted = true;
+        }
+        switch (a->type) {
+        case SYNC_DELETE:
+            p->wanted = false;
+            state = xasprintf("%s; to be deleted: %s", p->state,
+                              a->why ? a->why : "not wanted");
+            show_port_set_state(p, false, state);
+            break;
+
+        case SYNC_UPDATE:
+            if (txn_error) {
+                state = xasprintf("failed: could not update it: %s",
+                                  txn_error);
+            } else {
+                state = xasprintf("%s; to be updated: %s", p->state,
+                                  a->why ? a->why : "");
+            }
+            show_port_set_state(p, p->failed || txn_error, state);
+            break;
+
+        case SYNC_ADD:
+            if (!bridge_uuid(a->bridge)) {
+                state = xasprintf("failed: bridge %s does not exist",
+                                  a->bridge);
+            } else if (txn_error) {
+                state = xasprintf("failed: could not add it: %s", txn_error);
+            } else {
+                state = xstrdup("to be added");
+            }
+            show_port_set_state(p, !!strncmp(state, "to be", 5), state);
+            break;
+        }
+    }
+}
+
+static int
+show_port_cmp(const void *a_, const void *b_)
+{
+    const struct show_port *a = a_, *b = b_;
+    return strcmp(a->name, b->name);
+}
+
+/* Takes a snapshot of everything sync/show prints, into 'snap'.  Its
+ * constant strings point into the daemon's state: print it at once, then
+ * free it with snapshot_destroy(). */
+static void
+snapshot_take(struct sync_snapshot *snap)
+{
+    struct sync_config cfg;
+    struct sync_smap scratch;
+    struct sync_plan plan;
+    struct inputs in;
+
+    memset(snap, 0, sizeof *snap);
+    snap->now = time_wall_msec();
+    show_db_take(&registry, &snap->registry);
+    show_db_take(&local, &snap->local);
+    snap->last_txn = last_txn_time;
+    snap->last_txn_error = last_txn_error;
+
+    sync_smap_init(&scratch);
+    if (config_get(&cfg, &scratch)) {
+        snap->site = xstrdup(cfg.site);
+    }
+    if (snap->site && registry.since && local.since) {
+        plan_compute(&cfg, &in, &plan);
+        snap->planned = true;
+        snap->bridge = xstrdup(plan.bridge);
+        snapshot_present(snap, &in);
+        snapshot_actions(snap, &plan);
+        snap->n_warnings = plan.n_warnings;
+        snap->warnings = xcalloc(plan.n_warnings + 1,
+                                 sizeof *snap->warnings);
+        for (size_t i = 0; i < plan.n_warnings; i++) {
+            snap->warnings[i] = xstrdup(plan.warnings[i]);
+        }
+        sync_plan_destroy(&plan);
+        inputs_destroy(&in);
+    }
+    sync_smap_destroy(&scratch);
+
+    if (snap->n_ports) {
+        qsort(snap->ports, snap->n_ports, sizeof *snap->ports,
+              show_port_cmp);
+    }
+    for (size_t i = 0; i < snap->n_ports; i++) {
+        const struct show_port *p = &snap->ports[i];
+
+        snap->n_wanted += p->wanted;
+        snap->n_present += p->present;
+        snap->n_failed += p->wanted && p->failed;
+    }
+}
+
+static void
+snapshot_destroy(struct sync_snapshot *snap)
+{
+    for (size_t i = 0; i < snap->n_ports; i++) {
+        free(snap->ports[i].name);
+        free(snap->ports[i].peer);
+        free(snap->ports[i].state);
+    }
+    free(snap->ports);
+    for (size_t i = 0; i < snap->n_warnings; i++) {
+        free(snap->warnings[i]);
+    }
+    free(snap->warnings);
+    free(snap->site);
+    free(snap->bridge);
+}
+
+static void
+put_time(struct ds *out, long long when, long long now)
+{
+    if (!when) {
+        ds_put_cstr(out, "never");
+    } else {
+        char *s = xastrftime_msec("%Y-%m-%dT%H:%M:%S.###Z", when, true);
+
+        ds_put_format(out, "%s (%.1f s ago)", s, (now - when) / 1000.0);
+        free(s);
+    }
+}
+
+static void
+format_db(struct ds *out, const char *title, const char *db_name,
+          const struct show_db *d, long long now, bool registry_)
+{
+    ds_put_format(out, "%s: %s\n", title, d->remotes);
+    if (registry_) {
+        if (d->member) {
+            ds_put_format(out, "  member: %s (%s)\n", d->member,
+                          d->role ? d->role : "role unknown");
+        } else {
+            ds_put_cstr(out, "  member: none\n");
+        }
+        ds_put_format(out, "  security: %s\n", d->security);
+    }
+    if (d->monitored) {
+        ds_put_format(out, "  state: monitoring %s since ", db_name);
+        put_time(out, d->since, now);
+        ds_put_char(out, '\n');
+    } else {
+        ds_put_format(out, "  state: %s\n", (d->connected ? "connecting"
+                                             : "waiting to reconnect"));
+    }
+    if (registry_) {
+        ds_put_cstr(out, "  last update: ");
+        put_time(out, d->last_update, now);
+        ds_put_char(out, '\n');
+    }
+    if (!d->monitored && d->last_error) {
+        ds_put_format(out, "  last error: %s\n", d->last_error);
+    }
+}
+
+/* Prints 'snap' for an operator, one screenful. */
+static void
+snapshot_format(const struct sync_snapshot *snap, struct ds *out)
+{
+    if (snap->site && snap->bridge) {
+        ds_put_format(out, "site: %s (bridge %s)\n", snap->site,
+                      snap->bridge);
+    } else if (snap->site) {
+        ds_put_format(out, "site: %s\n", snap->site);
+    } else {
+        ds_put_cstr(out, "site: unknown (give --site or set "
+                    "Open_vSwitch:external_ids:ssh-tap-site)\n");
+    }
+
+    format_db(out, "registry", "SSH_Tap", &snap->registry, snap->now, true);
+    format_db(out, "local database", "Open_vSwitch", &snap->local,
+              snap->now, false);
+    ds_put_cstr(out, "  last transaction: ");
+    put_time(out, snap->last_txn, snap->now);
+    if (snap->last_txn) {
+        ds_put_format(out, ", %s%s", snap->last_txn_error ? "failed: " : "ok",
+                      snap->last_txn_error ? snap->last_txn_error : "");
+    }
+    ds_put_char(out, '\n');
+
+    if (!snap->planned) {
+        ds_put_format(out, "ports: unknown until %s\n",
+                      !snap->site ? "the site is known"
+                      : "both databases have been read");
+    } else {
+        ds_put_format(out, "ports: %"PRIuSIZE" wanted, %"PRIuSIZE" present, "
+                      "%"PRIuSIZE" failed\n", snap->n_wanted,
+                      snap->n_present, snap->n_failed);
+    }
+    for (size_t i = 0; i < snap->n_ports; i++) {
+        const struct show_port *p = &snap->ports[i];
+
+        ds_put_format(out, "  %s: site %s, %s, %s\n", p->name,
+                      p->peer[0] ? p->peer : "?",
+                      p->active ? "active" : "passive", p->state);
+    }
+    for (size_t i = 0; i < snap->n_warnings; i++) {
+        ds_put_format(out, "warning: %s\n", snap->warnings[i]);
+    }
+}
+
+static void
+sync_unixctl_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                  const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct sync_snapshot snap;
+    struct ds out = DS_EMPTY_INITIALIZER;
+
+    snapshot_take(&snap);
+    snapshot_format(&snap, &out);
+    snapshot_destroy(&snap);
+    unixctl_command_reply(conn, ds_cstr(&out));
+    ds_destroy(&out);
+}
+
+static void
+sync_unixctl_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                  const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    exiting = true;
+    unixctl_command_reply(conn, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Command line. */
+
+OVS_NO_RETURN static void
 usage(void)
 {
     printf("%s: keep a mesh of ssh-tap ports in sync with a registry\n"
@@ -894,26 +1301,32 @@ usage(void)
            "  --dry-run             print the plan, change nothing, exit\n"
            "  --timeout=SECS        with --once or --dry-run: give up after\n"
            "                        SECS (default 60)\n"
-           "  --pidfile[=FILE]      write our pid to FILE\n"
-           "                        (default $OVS_RUNDIR/%s.pid)\n"
-           "  --detach              run in the background\n"
-           "  --log-file[=FILE]     log to FILE instead of stderr\n"
-           "                        (default $OVS_LOGDIR/%s.log)\n"
-           "  -v, --verbose         log debug messages too\n"
-           "  -h, --help            this help\n"
-           "  -V, --version         print the version\n",
-           PROGRAM_NAME, PROGRAM_NAME, SYNC_REGISTRY_SOCKET, PROGRAM_NAME,
-           PROGRAM_NAME);
-    exit(0);
+           "  --unixctl=SOCKET      control socket (default\n"
+           "                        $OVS_RUNDIR/%s.PID.ctl)\n",
+           program_name, program_name, SYNC_REGISTRY_SOCKET, program_name);
+    daemon_usage();
+    vlog_usage();
+    printf("\nOther options:\n"
+           "  -h, --help            display this help message\n"
+           "  -V, --version         display version information\n");
+    exit(EXIT_SUCCESS);
 }
 
-int
-main(int argc, char *argv[])
+static void
+parse_options(int argc, char *argv[])
 {
     enum {
-        OPT_SITE = 256, OPT_REGISTRY, OPT_DB, OPT_KEY, OPT_KNOWN_HOSTS,
-        OPT_ONCE, OPT_DRY_RUN, OPT_TIMEOUT, OPT_PIDFILE, OPT_DETACH,
-        OPT_LOG_FILE,
+        OPT_SITE = UCHAR_MAX + 1,
+        OPT_REGISTRY,
+        OPT_DB,
+        OPT_KEY,
+        OPT_KNOWN_HOSTS,
+        OPT_ONCE,
+        OPT_DRY_RUN,
+        OPT_TIMEOUT,
+        OPT_UNIXCTL,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
         {"site", required_argument, NULL, OPT_SITE},
@@ -924,204 +1337,250 @@ main(int argc, char *argv[])
         {"once", no_argument, NULL, OPT_ONCE},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"pidfile", optional_argument, NULL, OPT_PIDFILE},
-        {"detach", no_argument, NULL, OPT_DETACH},
-        {"log-file", optional_argument, NULL, OPT_LOG_FILE},
-        {"verbose", no_argument, NULL, 'v'},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    char *registry_remotes = sync_default_remote(SYNC_REGISTRY_SOCKET);
-    char *db_remote_ = sync_default_remote(SYNC_DB_SOCKET);
-    char *key = default_path("OVS_DBDIR", "/etc/openvswitch",
-                             "ssh-tap/id_ed25519");
-    char *log_file = NULL;
-    long long deadline = 0;
-    json_t *local_mon;
-    int c;
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
 
-    opt_key = key;
-    while ((c = getopt_long(argc, argv, "vhV", long_options, NULL)) != -1) {
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        char *end;
+        long s;
+
+        if (c == -1) {
+            break;
+        }
         switch (c) {
         case OPT_SITE:
             if (!sync_site_name_valid(optarg)) {
-                fatal("--site=%s: not a valid site name", optarg);
+                ovs_fatal(0, "--site=%s: not a valid site name", optarg);
             }
             opt_site = optarg;
             break;
+
         case OPT_REGISTRY:
-            free(registry_remotes);
-            registry_remotes = strdup(optarg);
+            free(opt_registry);
+            opt_registry = xstrdup(optarg);
             break;
+
         case OPT_DB:
-            free(db_remote_);
-            db_remote_ = strdup(optarg);
+            free(opt_db);
+            opt_db = xstrdup(optarg);
             break;
-        case OPT_KEY: opt_key = optarg; break;
-        case OPT_KNOWN_HOSTS: opt_known_hosts = optarg; break;
-        case OPT_ONCE: opt_once = true; break;
-        case OPT_DRY_RUN: opt_dry_run = true; break;
-        case OPT_TIMEOUT: {
-            char *end;
-            long s = strtol(optarg, &end, 10);
-            if (*end || s < 0 || s > 86400) {
-                fatal("--timeout: expected seconds (0-86400)");
+
+        case OPT_KEY:
+            free(opt_key);
+            opt_key = xstrdup(optarg);
+            break;
+
+        case OPT_KNOWN_HOSTS:
+            opt_known_hosts = optarg;
+            break;
+
+        case OPT_ONCE:
+            opt_once = true;
+            break;
+
+        case OPT_DRY_RUN:
+            opt_dry_run = true;
+            break;
+
+        case OPT_TIMEOUT:
+            s = strtol(optarg, &end, 10);
+            if (!optarg[0] || *end || s < 0 || s > 86400) {
+                ovs_fatal(0, "--timeout=%s: expected seconds (0-86400)",
+                          optarg);
             }
             opt_timeout_s = s;
             break;
-        }
-        case OPT_PIDFILE:
-            opt_pidfile = (optarg ? strdup(optarg)
-                           : default_path("OVS_RUNDIR", SYNC_DEFAULT_RUNDIR,
-                                          PROGRAM_NAME ".pid"));
+
+        case OPT_UNIXCTL:
+            free(opt_unixctl);
+            opt_unixctl = xstrdup(optarg);
             break;
-        case OPT_DETACH: opt_detach = true; break;
-        case OPT_LOG_FILE:
-            free(log_file);
-            log_file = (optarg ? strdup(optarg)
-                        : default_path("OVS_LOGDIR", "/var/log/openvswitch",
-                                       PROGRAM_NAME ".log"));
-            break;
-        case 'v': log_max = LOG_DBG; break;
-        case 'h': usage();
+
+        case 'h':
+            usage();
+
         case 'V':
-            printf(PROGRAM_NAME " (ovs-ssh-tap) " SSH_TAP_VERSION "\n");
-            return 0;
+            printf("%s (ovs-ssh-tap) %s\n", program_name, SSH_TAP_VERSION);
+            exit(EXIT_SUCCESS);
+
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+
+        case '?':
+            exit(EXIT_FAILURE);
+
         default:
-            exit(1);
+            abort();
         }
     }
+    free(short_options);
+
     if (optind < argc) {
-        fatal("unexpected argument \"%s\" (use --help for help)",
-              argv[optind]);
+        ovs_fatal(0, "unexpected argument \"%s\" (use --help for help)",
+                  argv[optind]);
     }
-    if (log_file) {
-        log_stream = fopen(log_file, "a");
-        if (!log_stream) {
-            fatal("%s: %s", log_file, strerror(errno));
+    if (opt_dry_run && get_detach()) {
+        ovs_fatal(0, "--dry-run prints the plan on standard output: it "
+                  "cannot --detach");
+    }
+    if (!opt_registry) {
+        opt_registry = sync_default_remote(SYNC_REGISTRY_SOCKET);
+    }
+    if (!opt_db) {
+        opt_db = sync_default_remote(SYNC_DB_SOCKET);
+    }
+    if (!opt_key) {
+        opt_key = xasprintf("%s/ssh-tap/id_ed25519", ovs_dbdir());
+    }
+}
+
+/* Checks every remote of the comma-separated list 'remotes', given as
+ * option 'option', before anything is opened. */
+static void
+check_remotes(const char *option, const char *remotes)
+{
+    size_t n;
+    char **list = sync_split_remotes(remotes, &n);
+
+    if (!n) {
+        ovs_fatal(0, "%s: no remote given", option);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *r = list[i];
+
+        if (!strncmp(r, "unix:", 5) ? !r[5]
+            : !strncmp(r, "tcp:", 4) ? !strchr(r + 4, ':')
+            : true) {
+            ovs_fatal(0, "%s: \"%s\": expected unix:PATH or tcp:HOST:PORT",
+                      option, r);
         }
+        free(list[i]);
     }
+    free(list);
+}
+
+int
+main(int argc, char *argv[])
+{
+    struct unixctl_server *unixctl = NULL;
+    long long deadline = 0;
+    json_t *local_mon;
+    int retval;
+
+    ovs_cmdl_proctitle_init(argc, argv);
+    set_program_name(argv[0]);
+    service_start(&argc, &argv);
+    parse_options(argc, argv);
+    fatal_ignore_sigpipe();
+    check_remotes("--registry", opt_registry);
+    check_remotes("--db", opt_db);
 
     local_mon = json_pack(
-        "{s:{s:[s]}, s:{s:[s, s]}, s:{s:[s, s, s, s]}, s:{s:[s, s, s, s]}}",
+        "{s:{s:[s]}, s:{s:[s, s]}, s:{s:[s, s, s, s]},"
+        " s:{s:[s, s, s, s, s, s, s]}}",
         "Open_vSwitch", "columns", "external_ids",
         "Bridge", "columns", "name", "ports",
         "Port", "columns", "name", "interfaces", "external_ids", "protected",
-        "Interface", "columns", "name", "type", "options", "external_ids");
-    db_init(&local, "local database", "Open_vSwitch", db_remote_, local_mon,
+        "Interface", "columns", "name", "type", "options", "external_ids",
+        "error", "link_state", "status");
+    db_init(&local, "local database", "Open_vSwitch", opt_db, local_mon,
             false);
-    db_init(&registry, "registry", "SSH_Tap", registry_remotes,
+    db_init(&registry, "registry", "SSH_Tap", opt_registry,
             json_pack("{s:{}}", "Site"), true);
 
-    if (opt_detach) {
-        detach();
+    /* Before any connection is opened: the ssh: transport runs threads,
+     * which do not survive the fork of --detach. */
+    if (!opt_dry_run) {
+#ifdef SSH_TAP_DAEMONIZE_START_2ARGS
+        daemonize_start(false, false);
+#else
+        daemonize_start(false);
+#endif
+        retval = unixctl_server_create(opt_unixctl, &unixctl);
+        if (retval) {
+            exit(EXIT_FAILURE);
+        }
+        unixctl_command_register("sync/show", "", 0, 0, sync_unixctl_show,
+                                 NULL);
+        unixctl_command_register("exit", "", 0, 0, sync_unixctl_exit, NULL);
+        daemonize_complete();
     }
-    write_pidfile();
-    signal(SIGPIPE, SIG_IGN);
-    {
-        struct sigaction sa;
 
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-    }
-
-    INFO("%s %s starting: site %s, registry %s, local database %s",
-         PROGRAM_NAME, SSH_TAP_VERSION,
-         opt_site ? opt_site : "(from ssh-tap-site)", registry_remotes,
-         db_remote_);
+    VLOG_INFO("%s %s starting: site %s, registry %s, local database %s",
+              program_name, SSH_TAP_VERSION,
+              opt_site ? opt_site : "(from ssh-tap-site)", opt_registry,
+              opt_db);
     if ((opt_once || opt_dry_run) && opt_timeout_s) {
-        deadline = now_ms() + opt_timeout_s * 1000LL;
+        deadline = time_msec() + opt_timeout_s * 1000LL;
     }
 
     while (!exiting) {
-        struct db *dbs[2] = { &local, &registry };
-        struct pollfd pfds[2];
-        long long now = now_ms(), wake = now + 60000;
-        int n_pfds = 0, timeout;
-        struct db *polled[2];
-
-        for (int i = 0; i < 2; i++) {
-            if (!dbs[i]->conn && now >= dbs[i]->next_try) {
-                db_connect(dbs[i]);
-            }
+        if (unixctl) {
+            unixctl_server_run(unixctl);
         }
+        db_run(&local);
+        db_run(&registry);
 
-        if (need_reconcile && !txn_pending && local.monitored
-            && registry.monitored && now >= retry_at) {
+        bool ready = (need_reconcile && !txn_pending && local.monitored
+                      && registry.monitored);
+        if (ready && time_msec() >= retry_at) {
             bool in_sync = reconcile();
 
             if (opt_dry_run) {
                 break;
             }
             if (in_sync && opt_once) {
-                INFO("converged, exiting (--once)");
+                VLOG_INFO("converged, exiting (--once)");
                 break;
             }
             if (opt_once && txn_failures >= 5) {
-                ERR("giving up after %u failed transactions", txn_failures);
-                exit(1);
+                VLOG_ERR("giving up after %u failed transactions",
+                         txn_failures);
+                exit(EXIT_FAILURE);
             }
+            ready = false;
         }
-        if (deadline && now >= deadline) {
-            ERR("not converged after %d s, giving up", opt_timeout_s);
-            exit(1);
+        if (deadline && time_msec() >= deadline) {
+            VLOG_ERR("not converged after %d s, giving up", opt_timeout_s);
+            exit(EXIT_FAILURE);
         }
 
-        for (int i = 0; i < 2; i++) {
-            long long t = db_probe(dbs[i], now);
-
-            if (t < wake) {
-                wake = t;
-            }
-            if (dbs[i]->conn) {
-                pfds[n_pfds].fd = jrpc_fd(dbs[i]->conn);
-                pfds[n_pfds].events = jrpc_poll_events(dbs[i]->conn);
-                pfds[n_pfds].revents = 0;
-                polled[n_pfds++] = dbs[i];
-            }
+        if (unixctl) {
+            unixctl_server_wait(unixctl);
         }
-        if (need_reconcile && !txn_pending && retry_at > now
-            && retry_at < wake) {
-            wake = retry_at;
+        db_wait(&local);
+        db_wait(&registry);
+        if (ready || need_reconcile) {
+            poll_timer_wait_until(retry_at);
         }
-        if (need_reconcile && !txn_pending && local.monitored
-            && registry.monitored && retry_at <= now) {
-            wake = now;
+        if (deadline) {
+            poll_timer_wait_until(deadline);
         }
-        if (deadline && deadline < wake) {
-            wake = deadline;
+        if (exiting) {
+            poll_immediate_wake();
         }
-        timeout = wake <= now ? 0 : (int) (wake - now);
-        if (poll(pfds, n_pfds, timeout) < 0 && errno != EINTR) {
-            fatal("poll: %s", strerror(errno));
-        }
-        for (int i = 0; i < n_pfds; i++) {
-            if (polled[i]->conn && jrpc_fd(polled[i]->conn) == pfds[i].fd) {
-                db_run(polled[i], pfds[i].revents);
-            }
-        }
+        poll_block();
     }
 
     if (exiting) {
-        INFO("exiting on signal %d", (int) exiting);
+        VLOG_INFO("exiting (ovs-appctl exit)");
     }
-    if (opt_pidfile) {
-        unlink(opt_pidfile);
-    }
+    unixctl_server_destroy(unixctl);
     db_destroy(&local);
     db_destroy(&registry);
-    free(registry_remotes);
-    free(db_remote_);
-    free(key);
-    free(log_file);
-    free(opt_pidfile);
+    free(opt_registry);
+    free(opt_db);
+    free(opt_key);
+    free(opt_unixctl);
     free(last_plan_text);
-    if (log_stream) {
-        fclose(log_stream);
-    }
+    free(last_txn_error);
+    free(missing_bridge);
     return 0;
 }
