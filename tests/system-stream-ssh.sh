@@ -19,6 +19,9 @@
 #   never-blocks    opening and the first stream_connect() take no time and
 #                   return EAGAIN, even towards a host that never answers;
 #                   the failure comes later, through stream_connect()
+#   far-closes      the far ovsdb-server goes away: the stream ends, and
+#                   stream_ssh_last_error() says the far end closed the
+#                   channel
 #   exit-clean      a process that exits while its stream logs in, or while
 #                   it pumps, exits cleanly (no crash in libssh/OpenSSL)
 #
@@ -35,7 +38,7 @@ SUITE=system-stream-ssh
 . "$(dirname "$0")/lib.sh"
 
 lib_declare_cases setup known-hosts pinned defaults proxy-command wrong-pin \
-    unknown-host key-mode no-socket never-blocks exit-clean
+    unknown-host key-mode no-socket never-blocks far-closes exit-clean
 lib_init
 
 : "${TEST_STREAM_SSH:=${abs_top_builddir:-.}/tests/test-stream-ssh}"
@@ -189,6 +192,34 @@ case_never_blocks() {
     lib_log "never-blocks: open and first connect $ms ms, failure after $((t1 - t0)) ms"
 }
 
+case_far_closes() {
+    local dir=$SCRATCH/far pid cpid st
+    mkdir -p "$dir" || return
+    "$OVSDB_TOOL" create "$dir/far.db" "$SSH_TAP_SCHEMA" || return
+    lib_spawn "ovsdb-server@far" /dev/null "$dir/stderr" \
+        "$OVSDB_SERVER" --no-chdir --log-file="$dir/ovsdb-server.log" \
+        --pidfile="$dir/ovsdb-server.pid" --unixctl="$dir/ovsdb-server.ctl" \
+        --remote="punix:$dir/db.sock" "$dir/far.db"
+    pid=$LAST_PID
+    wait_until "the far ovsdb-server" 20 test -S "$dir/db.sock" || return
+    lib_spawn "test-stream-ssh@far" "$dir/client.out" "$dir/client.out" \
+        ip netns exec "$(site_ns a)" timeout 60 "$TEST_STREAM_SSH" \
+        "$(key_args)" --known-hosts="$(site_known_hosts a)" --until-eof \
+        "$(remote "$dir/db.sock")"
+    cpid=$LAST_PID
+    wait_until "the client's list_dbs" 20 grep -q '^dbs:' "$dir/client.out" \
+        || { OUT=$(cat "$dir/client.out"); why "$REASON: $OUT"; return 1; }
+    st=$(lib_starttime "$pid")
+    lib_kill_pids "$pid $st"
+    wait_until "the client to see the end" 20 grep -q '^eof:' \
+        "$dir/client.out" || return
+    wait "$cpid"
+    OUT=$(cat "$dir/client.out")
+    printf '%s\n' "$OUT" | sed 's/^/    /' >&2
+    out_has "eof: EOF: root@$(site_addr b):22 closed the channel to $dir/db.sock" \
+        || return
+}
+
 case_exit_clean() {
     local i rc t0 t1
     for i in 1 2 3 4 5; do
@@ -231,5 +262,6 @@ run_case unknown-host case_unknown_host
 run_case key-mode case_key_mode
 run_case no-socket case_no_socket
 run_case never-blocks case_never_blocks
+run_case far-closes case_far_closes
 run_case exit-clean case_exit_clean
 lib_finish

@@ -26,6 +26,9 @@
  *     --timeout=SECS     give up after SECS (default 30)
  *     --exit-early       exit right after opening, the login still running
  *     --exit-connected   exit once connected, without closing the stream
+ *     --verbose          log at debug level on stderr
+ *     --until-eof        after the requests, wait for the far end to close
+ *                        and print "eof: REASON" (stream_ssh_last_error())
  *
  * Prints what it saw, one "key: value" per line: "first-connect: EAGAIN",
  * "open-ms: N", "connected", "host-key: SHA256:...", "cipher: ...",
@@ -82,10 +85,10 @@ main(int argc, char *argv[])
 {
     struct stream_ssh_config cfg = { NULL };
     int timeout = 30;
-    bool exit_early = false, exit_connected = false;
+    bool exit_early = false, exit_connected = false, until_eof = false;
     enum {
         OPT_KEY = 256, OPT_KNOWN_HOSTS, OPT_HOST_KEY, OPT_PROXY_COMMAND,
-        OPT_TIMEOUT, OPT_EXIT_EARLY, OPT_EXIT_CONNECTED,
+        OPT_TIMEOUT, OPT_EXIT_EARLY, OPT_EXIT_CONNECTED, OPT_UNTIL_EOF,
     };
     static const struct option long_options[] = {
         { "key", required_argument, NULL, OPT_KEY },
@@ -95,6 +98,8 @@ main(int argc, char *argv[])
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "exit-early", no_argument, NULL, OPT_EXIT_EARLY },
         { "exit-connected", no_argument, NULL, OPT_EXIT_CONNECTED },
+        { "until-eof", no_argument, NULL, OPT_UNTIL_EOF },
+        { "verbose", no_argument, NULL, 'v' },
         { NULL, 0, NULL, 0 },
     };
 
@@ -113,6 +118,8 @@ main(int argc, char *argv[])
         case OPT_TIMEOUT: timeout = atoi(optarg); break;
         case OPT_EXIT_EARLY: exit_early = true; break;
         case OPT_EXIT_CONNECTED: exit_connected = true; break;
+        case OPT_UNTIL_EOF: until_eof = true; break;
+        case 'v': vlog_set_levels(NULL, VLF_CONSOLE, VLL_DBG); break;
         default: die("bad option");
         }
     }
@@ -193,6 +200,20 @@ main(int argc, char *argv[])
     printf("dbs: %s\n", dbs);
     free(dbs);
     json_destroy(result);
+    fflush(stdout);
+
+    if (until_eof) {
+        /* jsonrpc closes the stream when it sees the end, so the reason
+         * comes from stream_ssh_last_error(). */
+        struct jsonrpc_msg *msg;
+        while (!(retval = jsonrpc_recv_block(rpc, &msg))) {
+            jsonrpc_msg_destroy(msg);
+        }
+        char *reason = stream_ssh_last_error(name);
+        printf("eof: %s: %s\n", retval == EOF ? "EOF" : ovs_strerror(retval),
+               reason ? reason : "(no reason given)");
+        free(reason);
+    }
 
     jsonrpc_close(rpc);
     fflush(stdout);

@@ -54,6 +54,7 @@
 #include "ovs-atomic.h"
 #include "ovs-rcu.h"
 #include "ovs-thread.h"
+#include "smap.h"
 #include "socket-util.h"
 #include "ssh-tap-login.h"
 #include "ssh-tap-options.h"
@@ -220,6 +221,12 @@ struct ssh_link {
     char *cipher OVS_GUARDED;
 };
 
+/* The last reason each name failed or ended, for stream_ssh_last_error().
+ * Bounded by the names a process uses, a handful. */
+static struct ovs_mutex reasons_mutex = OVS_MUTEX_INITIALIZER;
+static struct smap last_reasons OVS_GUARDED_BY(reasons_mutex)
+    = SMAP_INITIALIZER(&last_reasons);
+
 /* Pumps still running, for the exit handler. */
 static struct ovs_mutex links_mutex = OVS_MUTEX_INITIALIZER;
 static struct ovs_list all_links OVS_GUARDED_BY(links_mutex)
@@ -281,6 +288,11 @@ link_finish(struct ssh_link *link, int error, char *reason)
     if (!link->reason) {
         link->reason = reason;
         reason = NULL;
+    }
+    if (link->reason) {
+        ovs_mutex_lock(&reasons_mutex);
+        smap_replace(&last_reasons, link->name, link->reason);
+        ovs_mutex_unlock(&reasons_mutex);
     }
     ovs_mutex_unlock(&link->mutex);
     free(reason);
@@ -740,6 +752,15 @@ stream_ssh_error(const struct stream *stream)
     ovs_mutex_lock(&link->mutex);
     const char *reason = link->state == LINK_DONE ? link->reason : NULL;
     ovs_mutex_unlock(&link->mutex);
+    return reason;
+}
+
+char *
+stream_ssh_last_error(const char *name)
+{
+    ovs_mutex_lock(&reasons_mutex);
+    char *reason = nullable_xstrdup(smap_get(&last_reasons, name));
+    ovs_mutex_unlock(&reasons_mutex);
     return reason;
 }
 

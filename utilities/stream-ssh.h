@@ -104,6 +104,12 @@ int stream_ssh_open(const char *name, struct stream **streamp);
  * owned by the stream. */
 const char *stream_ssh_error(const struct stream *stream);
 
+/* Returns a malloc()ed copy of the reason the last ssh: stream named 'name'
+ * failed or ended (as stream_ssh_error() gave it), or NULL if none has.
+ * For callers that no longer hold the stream: OVS's jsonrpc closes its
+ * stream as soon as it sees an error or the end. */
+char *stream_ssh_last_error(const char *name);
+
 /* If 'stream' is an ssh: stream that has logged in, returns the far host's
  * key fingerprint ("SHA256:...") and stores the cipher in '*cipher';
  * otherwise NULL.  Owned by the stream. */
