@@ -2,17 +2,40 @@
 # Unpacks, configures and builds the parts of Open vSwitch that
 # ovs-vswitchd-ssh-tap links against and that the tests run (ovsdb-server,
 # ovsdb-tool, ovs-vsctl, ovs-appctl, ovs-ofctl), in a cache directory outside
-# the source tree keyed by the tarball's version, so a rebuild is fast.
+# the source tree keyed by the source's version and a hash of its content,
+# so a rebuild is fast.
 #
-# usage: ovs-build.sh [TARBALL [CACHE_DIR]]
+# The source is what Debian's openvswitch-source ships: a tarball
+# (/usr/src/openvswitch/openvswitch.tar.gz, Debian 12) or the unpacked tree
+# (/usr/src/openvswitch/, Debian 13).  The tree is copied, never built in
+# place.
+#
+# usage: ovs-build.sh [TARBALL|DIR [CACHE_DIR]]
 # Prints the path of the built tree on stdout as its last line.
 set -e
 
-tarball=${1:-${OVS_TARBALL:-/usr/src/openvswitch/openvswitch.tar.gz}}
+default_source() {
+    if [ -r /usr/src/openvswitch/openvswitch.tar.gz ]; then
+        echo /usr/src/openvswitch/openvswitch.tar.gz
+    else
+        echo /usr/src/openvswitch
+    fi
+}
+
+source=${1:-${OVS_TARBALL:-$(default_source)}}
 cache=${2:-${OVS_SSH_TAP_CACHE:-/var/cache/ovs-ssh-tap}}
 
-if [ ! -r "$tarball" ]; then
-    echo "ovs-build: $tarball not found; install it with" >&2
+if [ -d "$source" ]; then
+    kind=tree
+    if [ ! -x "$source/configure" ]; then
+        echo "ovs-build: $source/configure not found: not an Open vSwitch" \
+             "source tree (distribution tree with configure)" >&2
+        exit 1
+    fi
+elif [ -r "$source" ]; then
+    kind=tarball
+else
+    echo "ovs-build: $source not found; install it with" >&2
     echo "  apt-get install openvswitch-source" >&2
     exit 1
 fi
@@ -22,12 +45,27 @@ fi
 config_flags="--prefix=/usr --localstatedir=/var --sysconfdir=/etc \
   --enable-silent-rules --disable-dependency-tracking"
 
-# Key the cache by the tarball's content and the flags, so that a new
+# Key the cache by the source's content and the flags, so that a new
 # openvswitch-source (even a Debian revision with the same upstream version)
-# gets its own tree.
-sum=$( (sha256sum <"$tarball"; echo "$config_flags") | sha256sum | cut -c1-12)
-version=$(tar -xzOf "$tarball" openvswitch/configure 2>/dev/null \
-          | sed -n "s/^PACKAGE_VERSION='\(.*\)'/\1/p")
+# gets its own tree.  A tarball is hashed as a file (the key of the caches
+# made before trees were supported); a tree by its files' names, modes and
+# contents, in a fixed order, so that the same tree always gives the same key.
+tree_digest() {
+    (
+        cd "$1"
+        LC_ALL=C find . \( -type f -o -type l \) -printf '%y %m %p %l\n' \
+            | LC_ALL=C sort
+        LC_ALL=C find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    )
+}
+if [ "$kind" = tarball ]; then
+    sum=$( (sha256sum <"$source"; echo "$config_flags") | sha256sum | cut -c1-12)
+    version=$(tar -xzOf "$source" openvswitch/configure 2>/dev/null \
+              | sed -n "s/^PACKAGE_VERSION='\(.*\)'/\1/p")
+else
+    sum=$( (tree_digest "$source"; echo "$config_flags") | sha256sum | cut -c1-12)
+    version=$(sed -n "s/^PACKAGE_VERSION='\(.*\)'/\1/p" "$source/configure")
+fi
 [ -n "$version" ] || version=unknown
 dir=$cache/openvswitch-$version-$sum
 stamp=$dir/.ssh-tap-built
@@ -54,7 +92,13 @@ fi
 echo "ovs-build: building Open vSwitch $version in $dir" >&2
 rm -rf "$dir" "$dir.tmp"
 mkdir -p "$dir.tmp"
-tar -xzf "$tarball" -C "$dir.tmp" --strip-components=1 --no-same-owner
+if [ "$kind" = tarball ]; then
+    tar -xzf "$source" -C "$dir.tmp" --strip-components=1 --no-same-owner
+else
+    # Timestamps kept, so that make does not think the generated files
+    # (configure, Makefile.in) older than their sources and regenerate them.
+    cp -pR "$source"/. "$dir.tmp"/
+fi
 (
     cd "$dir.tmp"
     # shellcheck disable=SC2086
