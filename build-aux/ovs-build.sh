@@ -90,6 +90,7 @@ if [ -f "$stamp" ]; then
 fi
 
 echo "ovs-build: building Open vSwitch $version in $dir" >&2
+start=$(date +%s)
 rm -rf "$dir" "$dir.tmp"
 mkdir -p "$dir.tmp"
 if [ "$kind" = tarball ]; then
@@ -119,4 +120,5 @@ fi
 # that libtool recorded in the tree do not matter.
 mv "$dir.tmp" "$dir"
 touch "$stamp"
+echo "ovs-build: built in $(($(date +%s) - start))s" >&2
 echo "$dir"
