@@ -19,6 +19,7 @@
 #include "ssh-tap-session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -445,6 +446,24 @@ session_drain_stderr(struct ssh_tap_session *s, ssh_channel channel,
     }
 }
 
+/* The far command's exit status, or -1 while none has arrived (or it died
+ * of a signal).  libssh 0.11 replaced ssh_channel_get_exit_status(). */
+static int
+channel_exit_status(ssh_channel channel)
+{
+#if LIBSSH_VERSION_INT >= SSH_VERSION_INT(0, 11, 0)
+    uint32_t code = UINT32_MAX;
+
+    if (ssh_channel_get_exit_state(channel, &code, NULL, NULL) != SSH_OK
+        || code > INT_MAX) {
+        return -1;
+    }
+    return code;
+#else
+    return ssh_channel_get_exit_status(channel);
+#endif
+}
+
 /* The error to report when the far command's channel ended: its exit status
  * and last words, or NULL if it exited with status 0 or not at all. */
 static char *
@@ -456,13 +475,13 @@ remote_command_error(struct ssh_tap_session *s, ssh_channel channel,
 
     /* sshd sends the exit status after the command's stdout ends, so it may
      * still be on its way: wait for it, briefly. */
-    int status = ssh_channel_get_exit_status(channel);
+    int status = channel_exit_status(channel);
     for (int i = 0; status < 0 && i < 20 && ssh_channel_is_open(channel);
          i++) {
         struct pollfd pfd = { .fd = ssh_get_fd(ssh_channel_get_session(channel)),
                               .events = POLLIN };
         poll(&pfd, 1, 100);
-        status = ssh_channel_get_exit_status(channel);
+        status = channel_exit_status(channel);
     }
     if (status <= 0) {
         return NULL;
