@@ -23,15 +23,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonrpc-client.h"
+#include "command-line.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-rpc.h"
 #include "sync-ovsdb.h"
 #include "sync-plan.h"
+#include "util.h"
 
 #ifndef SSH_TAP_VERSION
 #define SSH_TAP_VERSION "0.1.0"
@@ -47,19 +50,6 @@ static int timeout_ms = 30000;
 static const char *opt_endpoint, *opt_login, *opt_host_key, *opt_bridge,
     *opt_rundir;
 static bool opt_disabled, opt_may_exist, opt_if_exists;
-
-static void __attribute__((format(printf, 1, 2), noreturn))
-fatal(const char *fmt, ...)
-{
-    va_list args;
-
-    fprintf(stderr, PROGRAM_NAME ": ");
-    va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
-    va_end(args);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -82,69 +72,69 @@ usage(void)
            "\n"
            "Options:\n"
            "  --db=REMOTES            registry, comma-separated list of\n"
-           "                          unix:PATH or tcp:HOST:PORT tried in\n"
-           "                          turn (default unix:$OVS_RUNDIR/%s)\n"
+           "                          remotes (below) tried in turn\n"
+           "                          (default unix:$OVS_RUNDIR/%s)\n"
            "  -t, --timeout=SECS      give up after SECS (default 30)\n"
            "  -h, --help              this help\n"
            "  -V, --version           print the version\n",
            PROGRAM_NAME, PROGRAM_NAME, SYNC_REGISTRY_SOCKET);
+    ovsdb_rpc_options_usage();
+    vlog_usage();
     exit(0);
 }
 
-/* Connects to the first registry remote that answers. */
-static struct jrpc *
-connect_registry(void)
-{
-    size_t n;
-    char **remotes = sync_split_remotes(db_remotes, &n);
-    struct jrpc *c = NULL;
-    char *last = NULL;
-
-    for (size_t i = 0; i < n && !c; i++) {
-        char *err = NULL;
-
-        c = jrpc_connect_block(remotes[i], timeout_ms, &err);
-        if (!c) {
-            free(last);
-            last = err;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(remotes[i]);
-    }
-    free(remotes);
-    if (!c) {
-        fatal("cannot connect to the registry: %s",
-              last ? last : "no remote given");
-    }
-    free(last);
-    return c;
-}
+/* The registry session, made on the first transaction.  Writes go to the
+ * leader of a clustered registry, as ovs-vsctl's do; a read will take any
+ * member connected to its cluster. */
+static struct ovsdb_rpc *registry;
+static bool read_only;
 
 /* Runs the operations 'ops' (stolen) on the registry and returns the
  * result array; exits on any error. */
 static json_t *
 transact(json_t *ops)
 {
-    struct jrpc *c = connect_registry();
     size_t n_ops = json_array_size(ops);
     json_t *params, *result;
     char *err = NULL;
 
+    if (!registry) {
+        size_t n;
+        char **remotes = sync_split_remotes(db_remotes, &n);
+        struct ovsdb_rpc_options opts = {
+            .database = DB_NAME,
+            .leader_only = !read_only,
+            /* Fail fast when no remote even answers; while members answer
+             * but none is the leader yet (an election), keep trying until
+             * the timeout. */
+            .max_failures = n,
+            .max_backoff_ms = 2000,
+        };
+
+        for (size_t i = 0; i < n; i++) {
+            free(remotes[i]);
+        }
+        free(remotes);
+        registry = ovsdb_rpc_create(db_remotes, &opts);
+    }
+
     params = json_pack("[s]", DB_NAME);
     json_array_extend(params, ops);
     json_decref(ops);
-    result = jrpc_call(c, "transact", params, timeout_ms, &err);
-    jrpc_close(c);
+    result = ovsdb_rpc_call_block(registry, "transact", params, timeout_ms,
+                                  &err);
     if (!result) {
-        fatal("%s", err);
+        if (!ovsdb_rpc_get_seqno(registry)) {
+            ovs_fatal(0, "cannot connect to the registry: %s", err);
+        }
+        ovs_fatal(0, "%s", err);
     }
     err = ovsdb_txn_error(result, n_ops);
     if (err) {
         if (strstr(err, "constraint violation") && strstr(err, "index")) {
-            fatal("a site with that name already exists");
+            ovs_fatal(0, "a site with that name already exists");
         }
-        fatal("transaction failed: %s", err);
+        ovs_fatal(0, "transaction failed: %s", err);
     }
     return result;
 }
@@ -153,7 +143,7 @@ static void
 check_name(const char *name)
 {
     if (!sync_site_name_valid(name)) {
-        fatal("\"%s\": a site name is 1 to %d letters, digits, '.', '_' or "
+        ovs_fatal(0, "\"%s\": a site name is 1 to %d letters, digits, '.', '_' or "
               "'-', not starting with '.' or '-'", name, SYNC_SITE_NAME_MAX);
     }
 }
@@ -162,7 +152,7 @@ static void
 check_host_key(const char *fp)
 {
     if (fp && fp[0] && strncmp(fp, "SHA256:", 7)) {
-        fatal("host key \"%s\": expected a SHA256:... fingerprint "
+        ovs_fatal(0, "host key \"%s\": expected a SHA256:... fingerprint "
               "(ssh-keygen -lf KEY.pub)", fp);
     }
 }
@@ -171,7 +161,7 @@ static void
 check_endpoint(const char *ep)
 {
     if (ep && strpbrk(ep, " \t@/,")) {
-        fatal("endpoint \"%s\": expected HOST[:PORT] or [ADDR]:PORT", ep);
+        ovs_fatal(0, "endpoint \"%s\": expected HOST[:PORT] or [ADDR]:PORT", ep);
     }
 }
 
@@ -179,7 +169,7 @@ static void
 check_dir(const char *what, const char *dir)
 {
     if (dir && dir[0] && dir[0] != '/') {
-        fatal("%s \"%s\": must be an absolute path", what, dir);
+        ovs_fatal(0, "%s \"%s\": must be an absolute path", what, dir);
     }
 }
 
@@ -190,7 +180,7 @@ cmd_add_site(int argc, char *argv[])
     json_t *row, *ops;
 
     if (argc != 2) {
-        fatal("add-site takes one site name");
+        ovs_fatal(0, "add-site takes one site name");
     }
     name = argv[1];
     check_name(name);
@@ -266,7 +256,7 @@ cmd_del_site(int argc, char *argv[])
     json_int_t count;
 
     if (argc != 2) {
-        fatal("del-site takes one site name");
+        ovs_fatal(0, "del-site takes one site name");
     }
     res = transact(json_pack("[{s:s, s:s, s:o}]", "op", "delete",
                              "table", "Site",
@@ -275,7 +265,7 @@ cmd_del_site(int argc, char *argv[])
                                                "count"));
     json_decref(res);
     if (!count && !opt_if_exists) {
-        fatal("no site named %s", argv[1]);
+        ovs_fatal(0, "no site named %s", argv[1]);
     }
 }
 
@@ -287,14 +277,14 @@ cmd_set_site(int argc, char *argv[])
     json_int_t count;
 
     if (argc < 3) {
-        fatal("set-site takes a site name and KEY=VALUE arguments");
+        ovs_fatal(0, "set-site takes a site name and KEY=VALUE arguments");
     }
     for (int i = 2; i < argc; i++) {
         char *key = strdup(argv[i]);
         char *value = strchr(key, '=');
 
         if (!value) {
-            fatal("\"%s\": expected KEY=VALUE", argv[i]);
+            ovs_fatal(0, "\"%s\": expected KEY=VALUE", argv[i]);
         }
         *value++ = '\0';
         if (!strcmp(key, "endpoint")) {
@@ -311,7 +301,7 @@ cmd_set_site(int argc, char *argv[])
             json_object_set_new(row, key, json_string(value));
         } else if (!strcmp(key, "enabled")) {
             if (strcmp(value, "true") && strcmp(value, "false")) {
-                fatal("enabled: expected true or false");
+                ovs_fatal(0, "enabled: expected true or false");
             }
             json_object_set_new(row, key, json_boolean(!strcmp(value,
                                                                "true")));
@@ -322,7 +312,7 @@ cmd_set_site(int argc, char *argv[])
                                                      value));
             }
         } else {
-            fatal("\"%s\": unknown column (endpoint, login, host_key, "
+            ovs_fatal(0, "\"%s\": unknown column (endpoint, login, host_key, "
                   "bridge, rundir, enabled, external_ids:KEY)", key);
         }
         free(key);
@@ -350,7 +340,7 @@ cmd_set_site(int argc, char *argv[])
                                                "count"));
     json_decref(res);
     if (!count) {
-        fatal("no site named %s", argv[1]);
+        ovs_fatal(0, "no site named %s", argv[1]);
     }
 }
 
@@ -377,7 +367,7 @@ cmd_list_sites(int argc, char *argv[] __attribute__((unused)))
     size_t n, i;
 
     if (argc != 1) {
-        fatal("list-sites takes no arguments");
+        ovs_fatal(0, "list-sites takes no arguments");
     }
     res = transact(json_pack("[{s:s, s:s, s:[]}]", "op", "select",
                              "table", "Site", "where"));
@@ -427,8 +417,10 @@ int
 main(int argc, char *argv[])
 {
     enum {
-        OPT_DB = 256, OPT_ENDPOINT, OPT_LOGIN, OPT_HOST_KEY, OPT_BRIDGE,
-        OPT_RUNDIR, OPT_DISABLED, OPT_MAY_EXIST, OPT_IF_EXISTS,
+        OPT_DB = UCHAR_MAX + 1, OPT_ENDPOINT, OPT_LOGIN, OPT_HOST_KEY,
+        OPT_BRIDGE, OPT_RUNDIR, OPT_DISABLED, OPT_MAY_EXIST, OPT_IF_EXISTS,
+        OVSDB_RPC_OPTION_ENUMS,
+        VLOG_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
         {"db", required_argument, NULL, OPT_DB},
@@ -443,11 +435,22 @@ main(int argc, char *argv[])
         {"if-exists", no_argument, NULL, OPT_IF_EXISTS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        OVSDB_RPC_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
+    char *short_options = ovs_cmdl_long_options_to_short_options(
+        long_options);
     char *default_db = sync_default_remote(SYNC_REGISTRY_SOCKET);
     const char *cmd;
+    char *error;
     int c;
+
+    set_program_name(argv[0]);
+    /* A command-line tool: warnings and errors on the console, as
+     * ovs-vsctl. */
+    vlog_set_levels(NULL, VLF_CONSOLE, VLL_WARN);
+    vlog_set_levels(NULL, VLF_SYSLOG, VLL_WARN);
 
     db_remotes = getenv("OVS_SSH_TAP_REGISTRY");
     if (!db_remotes || !db_remotes[0]) {
@@ -455,14 +458,15 @@ main(int argc, char *argv[])
     }
     /* GNU getopt permutes, so that options may follow the command and its
      * arguments ("add-site NAME --endpoint=..."). */
-    while ((c = getopt_long(argc, argv, "t:hV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, short_options, long_options,
+                            NULL)) != -1) {
         switch (c) {
         case OPT_DB: db_remotes = optarg; break;
         case 't': {
             char *end;
             long s = strtol(optarg, &end, 10);
             if (*end || s <= 0 || s > 86400) {
-                fatal("--timeout: expected seconds (1-86400)");
+                ovs_fatal(0, "--timeout: expected seconds (1-86400)");
             }
             timeout_ms = s * 1000;
             break;
@@ -479,16 +483,25 @@ main(int argc, char *argv[])
         case 'V':
             printf(PROGRAM_NAME " (ovs-ssh-tap) " SSH_TAP_VERSION "\n");
             return 0;
+        OVSDB_RPC_OPTION_HANDLERS
+        VLOG_OPTION_HANDLERS
         default:
             exit(1);
         }
     }
+    free(short_options);
+    ovsdb_rpc_options_apply();
+    error = ovsdb_rpc_verify_remotes(db_remotes);
+    if (error) {
+        ovs_fatal(0, "--db: %s", error);
+    }
     if (optind >= argc) {
-        fatal("missing command (use --help for help)");
+        ovs_fatal(0, "missing command (use --help for help)");
     }
     argc -= optind;
     argv += optind;
     cmd = argv[0];
+    read_only = !strcmp(cmd, "list-sites");
     if (!strcmp(cmd, "add-site")) {
         cmd_add_site(argc, argv);
     } else if (!strcmp(cmd, "del-site")) {
@@ -498,8 +511,9 @@ main(int argc, char *argv[])
     } else if (!strcmp(cmd, "list-sites")) {
         cmd_list_sites(argc, argv);
     } else {
-        fatal("unknown command \"%s\" (use --help for help)", cmd);
+        ovs_fatal(0, "unknown command \"%s\" (use --help for help)", cmd);
     }
+    ovsdb_rpc_destroy(registry);
     free(default_db);
     return 0;
 }
