@@ -143,8 +143,9 @@ static void
 check_name(const char *name)
 {
     if (!sync_site_name_valid(name)) {
-        ovs_fatal(0, "\"%s\": a site name is 1 to %d letters, digits, '.', '_' or "
-              "'-', not starting with '.' or '-'", name, SYNC_SITE_NAME_MAX);
+        ovs_fatal(0, "\"%s\": a site name is 1 to %d letters, digits, '.', "
+                  "'_' or '-', not starting with '.' or '-'", name,
+                  SYNC_SITE_NAME_MAX);
     }
 }
 
@@ -153,7 +154,7 @@ check_host_key(const char *fp)
 {
     if (fp && fp[0] && strncmp(fp, "SHA256:", 7)) {
         ovs_fatal(0, "host key \"%s\": expected a SHA256:... fingerprint "
-              "(ssh-keygen -lf KEY.pub)", fp);
+                  "(ssh-keygen -lf KEY.pub)", fp);
     }
 }
 
@@ -161,7 +162,8 @@ static void
 check_endpoint(const char *ep)
 {
     if (ep && strpbrk(ep, " \t@/,")) {
-        ovs_fatal(0, "endpoint \"%s\": expected HOST[:PORT] or [ADDR]:PORT", ep);
+        ovs_fatal(0, "endpoint \"%s\": expected HOST[:PORT] or "
+                  "[ADDR]:PORT", ep);
     }
 }
 
@@ -313,7 +315,7 @@ cmd_set_site(int argc, char *argv[])
             }
         } else {
             ovs_fatal(0, "\"%s\": unknown column (endpoint, login, host_key, "
-                  "bridge, rundir, enabled, external_ids:KEY)", key);
+                      "bridge, rundir, enabled, external_ids:KEY)", key);
         }
         free(key);
     }

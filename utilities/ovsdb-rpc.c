@@ -83,6 +83,7 @@ struct ovsdb_rpc {
     char *last_error;
 };
 
+/* See ovsdb-rpc.h. */
 const char *
 ovsdb_rpc_security_name(enum ovsdb_rpc_security sec)
 {
@@ -271,6 +272,7 @@ close_stream(struct ovsdb_rpc *rpc)
     rpc->server_uuid = NULL;
 }
 
+/* See ovsdb-rpc.h. */
 void
 ovsdb_rpc_destroy(struct ovsdb_rpc *rpc)
 {
@@ -604,7 +606,8 @@ receive(struct ovsdb_rpc *rpc)
         } else if (n == 0) {
             const char *why = stream_ssh_error(rpc->stream);
 
-            set_error(rpc, "%s", why ? why : "connection closed by the server");
+            set_error(rpc, "%s",
+                      why ? why : "connection closed by the server");
             disconnect(rpc, EOF);
             return;
         }
@@ -715,18 +718,21 @@ ovsdb_rpc_wait(struct ovsdb_rpc *rpc)
     reconnect_wait(rpc->reconnect, time_msec());
 }
 
+/* See ovsdb-rpc.h. */
 bool
 ovsdb_rpc_is_ready(const struct ovsdb_rpc *rpc)
 {
     return rpc->state == S_READY;
 }
 
+/* See ovsdb-rpc.h. */
 unsigned int
 ovsdb_rpc_get_seqno(const struct ovsdb_rpc *rpc)
 {
     return rpc->seqno;
 }
 
+/* See ovsdb-rpc.h. */
 bool
 ovsdb_rpc_is_alive(const struct ovsdb_rpc *rpc)
 {
@@ -774,30 +780,35 @@ ovsdb_rpc_force_reconnect(struct ovsdb_rpc *rpc)
     reconnect_force_reconnect(rpc->reconnect, time_msec());
 }
 
+/* See ovsdb-rpc.h. */
 const char *
 ovsdb_rpc_remotes(const struct ovsdb_rpc *rpc)
 {
     return rpc->remotes_str;
 }
 
+/* See ovsdb-rpc.h. */
 const char *
 ovsdb_rpc_member(const struct ovsdb_rpc *rpc)
 {
     return rpc->stream ? member(rpc) : NULL;
 }
 
+/* See ovsdb-rpc.h. */
 bool
 ovsdb_rpc_is_connected(const struct ovsdb_rpc *rpc)
 {
     return rpc->state >= S_CHECKING;
 }
 
+/* See ovsdb-rpc.h. */
 bool
 ovsdb_rpc_is_leader(const struct ovsdb_rpc *rpc)
 {
     return rpc->state >= S_CHECKING && rpc->leader;
 }
 
+/* See ovsdb-rpc.h. */
 enum ovsdb_rpc_security
 ovsdb_rpc_security(const struct ovsdb_rpc *rpc)
 {
@@ -806,6 +817,7 @@ ovsdb_rpc_security(const struct ovsdb_rpc *rpc)
             : OVSDB_RPC_SEC_NONE);
 }
 
+/* See ovsdb-rpc.h. */
 const char *
 ovsdb_rpc_last_error(const struct ovsdb_rpc *rpc)
 {
@@ -875,7 +887,8 @@ ovsdb_rpc_call_block(struct ovsdb_rpc *rpc, const char *method,
             break;
         }
         if (time_msec() >= deadline) {
-            *errp = xasprintf("timed out after %lld s%s%s%s", timeout_ms / 1000,
+            *errp = xasprintf("timed out after %lld s%s%s%s",
+                              timeout_ms / 1000,
                               sent ? " waiting for the reply" : "",
                               rpc->last_error ? "; last error: " : "",
                               rpc->last_error ? rpc->last_error : "");
