@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
@@ -316,6 +317,24 @@ set_error(struct ovsdb_rpc *rpc, const char *fmt, ...)
 
 /* Counts a connection attempt that failed before the server answered, and
  * gives up after options.max_failures of them in a row. */
+static char *bootstrap_file;    /* --bootstrap-ca-cert, until done. */
+
+/* True if OVS's SSL has just bootstrapped the CA certificate, and so closed
+ * the connection, to connect again checked against it: a retry at once,
+ * not a failure. */
+static bool
+just_bootstrapped(struct ovsdb_rpc *rpc)
+{
+    if (bootstrap_file && !access(bootstrap_file, F_OK)) {
+        free(bootstrap_file);
+        bootstrap_file = NULL;
+        rpc->answered = true;
+        reconnect_set_backoff_free_tries(rpc->reconnect, 2);
+        return true;
+    }
+    return false;
+}
+
 static void
 count_failure(struct ovsdb_rpc *rpc)
 {
@@ -336,6 +355,7 @@ disconnect(struct ovsdb_rpc *rpc, int error)
 {
     bool was_connected = rpc->state != S_CONNECTING;
 
+    just_bootstrapped(rpc);
     close_stream(rpc);
     if (was_connected) {
         reconnect_disconnected(rpc->reconnect, time_msec(), error);
@@ -950,6 +970,15 @@ ovsdb_rpc_set_ssh_option(enum ovsdb_rpc_ssh_option opt, const char *value)
 {
     free(ssh_opts[opt]);
     ssh_opts[opt] = xstrdup(value);
+}
+
+/* See ovsdb-rpc.h. */
+void
+ovsdb_rpc_set_bootstrap_ca_cert(const char *file)
+{
+    free(bootstrap_file);
+    bootstrap_file = access(file, F_OK) ? xstrdup(file) : NULL;
+    stream_ssl_set_ca_cert_file(file, true);
 }
 
 /* Applies the ssh: options; fatal if they are inconsistent. */
