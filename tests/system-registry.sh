@@ -36,6 +36,9 @@
 #   e-raft-failover    a 3-member Raft registry on a comma-separated list
 #                      of ssh: remotes loses its leader; a site added
 #                      afterwards reaches every site
+#   f-registry-account docs/deployment.md's recipe 5: an account that
+#                      reaches a read-only replica of the registry and no
+#                      other socket, no TCP, no session
 #
 # A case whose feature the programs under test do not have (no ssh: or
 # ssl: remotes, no sync/show) reports SKIP with the reason, found by
@@ -52,7 +55,7 @@ SUITE=system-registry
 . "$(dirname "$0")/lib.sh"
 
 lib_declare_cases setup a-three-sites-ssh b-wrong-host-key c-ssl \
-    d-sshd-restart e-raft-failover
+    d-sshd-restart e-raft-failover f-registry-account
 lib_init
 
 if ! why_not=$(lib_check_mesh); then
@@ -794,6 +797,181 @@ case_e() {
     wait_mesh 30 "${SITES[@]}" || return
 }
 
+# f. The registry account of docs/deployment.md, recipe 5: an account
+# (the system's "nobody", which the test does not change) whose Match
+# block and authorized_keys let it reach one socket, a read-only replica of
+# the registry, and nothing else.  OpenSSH's own client checks what sshd
+# grants; the sync, when it has ssh:, reads the registry through it.
+RO_DIR=$SCRATCH/site/a/registry-ro
+RO_SOCK=$RO_DIR/ro.sock
+REG_USER=nobody
+
+# ro_start: the replica (ovsdb-server --sync-from the registry), its socket
+# in a setgid directory of REG_USER's group, made under umask 0007.
+ro_start() {
+    local grp
+    grp=$(id -gn "$REG_USER") || return 1
+    install -d -m 2750 -o root -g "$grp" "$RO_DIR" || return 1
+    "$OVSDB_TOOL" create "$REG_DIR/ro.db" "$SSH_TAP_SCHEMA" || return 1
+    site_prefix a
+    # shellcheck disable=SC2016
+    lib_spawn "ovsdb-server@registry-ro" /dev/null "$REG_DIR/ro.stderr" \
+        "${SITE_PREFIX[@]}" sh -c 'umask 0007 && exec "$@"' sh \
+        "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ro.log" \
+        --pidfile="$RO_DIR/ro.pid" --unixctl="$RO_DIR/ro.ctl" \
+        --remote="punix:$RO_SOCK" --sync-from="$REGISTRY" "$REG_DIR/ro.db"
+    wait_until "the read-only replica's socket" 20 test -S "$RO_SOCK" \
+        || why "$REASON: $(cat "$REG_DIR/ro.stderr")" || return
+}
+
+# reg_account_sshd: the Match block and authorized_keys of recipe 5 in a's
+# sshd, which re-reads its configuration on SIGHUP (same pid).
+reg_account_sshd() {
+    local d pid
+    d=$(site_dir a)/ssh
+    cat >> "$d/sshd_config" <<MATCH
+Match User $REG_USER
+    AuthorizedKeysFile $d/authorized_keys.reg
+    AllowStreamLocalForwarding local
+    AllowTcpForwarding local
+    PermitOpen [$RO_SOCK]:*
+    PermitListen none
+    AllowAgentForwarding no
+    X11Forwarding no
+    PermitTunnel no
+    PermitTTY no
+    PermitUserRC no
+    ForceCommand /usr/sbin/nologin
+MATCH
+    echo "restrict,port-forwarding,permitopen=\"[$RO_SOCK]:*\" $(cat "$(site_client_key b).pub")" \
+        > "$d/authorized_keys.reg"
+    chmod 0644 "$d/authorized_keys.reg"
+    "$SSHD" -t -f "$d/sshd_config" \
+        || why "sshd rejects recipe 5's Match block" || return
+    pid=$(cat "$d/sshd.pid") || return 1
+    kill -HUP "$pid"
+    sleep 0.5
+    wait_until "a's sshd to listen again after SIGHUP" 10 \
+        sshd_listening a "$(site_addr a)" 22 || return
+}
+
+# reg_account_ssh ARGS...: OpenSSH's ssh from b as REG_USER at a.
+reg_account_ssh() {
+    lib_run ip netns exec "$(site_ns b)" timeout --foreground 20 \
+        ssh -F /dev/null -i "$(site_client_key b)" -o IdentitiesOnly=yes \
+        -o UserKnownHostsFile="$(site_known_hosts b)" \
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+        -o BatchMode=yes -o ConnectTimeout=10 "$REG_USER@$(site_addr a)" "$@"
+}
+
+# reg_account_fwd LOCAL TARGET: "ssh -N -L LOCAL:TARGET" from b as
+# REG_USER at a, in the background, until LOCAL (a socket, or a TCP
+# address in b's namespace) takes connections.  sshd decides about TARGET
+# only when a connection comes.
+FWD_N=0
+reg_account_fwd() {
+    FWD_N=$((FWD_N + 1))
+    rm -f "$1"
+    lib_spawn "ssh-fwd@b" /dev/null "$SCRATCH/fwd-$FWD_N.log" \
+        ip netns exec "$(site_ns b)" ssh -F /dev/null \
+        -i "$(site_client_key b)" -o IdentitiesOnly=yes \
+        -o UserKnownHostsFile="$(site_known_hosts b)" \
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
+        -o BatchMode=yes -o ConnectTimeout=10 -o ExitOnForwardFailure=yes \
+        -N -L "$1:$2" "$REG_USER@$(site_addr a)"
+    case $1 in
+        /*) wait_until "ssh -L $1" 10 test -S "$1" ;;
+        *) wait_until "ssh -L $1" 10 tcp_open b "${1%:*}" "${1##*:}" ;;
+    esac || why "$REASON: $(cat "$SCRATCH/fwd-$FWD_N.log")"
+}
+
+# sshd_denied TARGET: a's sshd logged that it denied a channel to TARGET
+# (a path, or a host).
+sshd_denied() {
+    grep -q "to connect to \(path\|host\) $1[ ,].*but the request was denied" \
+        "$(site_dir a)/ssh/sshd.log"
+}
+
+case_f() {
+    local out rc fwd=$SCRATCH/fwd.sock fwd2=$SCRATCH/fwd2.sock
+    need_mesh || return
+    if ! id "$REG_USER" >/dev/null 2>&1; then
+        REASON="no account $REG_USER on this machine"
+        return 77
+    fi
+    ro_start || return
+    # shellcheck disable=SC2016
+    wait_until "the replica to hold the three sites" 20 eval \
+        '[ "$(timeout 10 "$SSH_TAP_CTL" --db="unix:$RO_SOCK" list-sites | grep -c "^[abc] ")" = 3 ]' \
+        || return
+    lib_log "replica socket: $(ls -l "$RO_SOCK")"
+    reg_account_sshd || return
+
+    # No session: the forced nologin ends it.
+    out=$(reg_account_ssh true 2>&1)
+    rc=$?
+    lib_log "a session as $REG_USER: rc $rc: $out"
+    [ "$rc" -ne 0 ] || why "a session as $REG_USER ran a command: $out" \
+        || return
+    grep -q 'not available' <<< "$out" \
+        || why "a session as $REG_USER did not reach nologin: $out" || return
+
+    # The replica's socket: reads, but no writes.
+    reg_account_fwd "$fwd" "$RO_SOCK" || return
+    out=$(timeout 15 "$SSH_TAP_CTL" --db="unix:$fwd" list-sites 2>&1) \
+        || why "list-sites through $REG_USER's channel failed: $out" || return
+    grep -q '^c ' <<< "$out" \
+        || why "list-sites through $REG_USER's channel: $out" || return
+    out=$(timeout 15 "$SSH_TAP_CTL" --db="unix:$fwd" add-site x \
+              --endpoint=192.0.2.99 --login=root 2>&1)
+    rc=$?
+    lib_log "a write through $REG_USER's channel: rc $rc: $out"
+    [ "$rc" -ne 0 ] \
+        || why "the replica took a write through $REG_USER's channel" || return
+    grep -q 'read only' <<< "$out" \
+        || why "add-site through $REG_USER's channel: $out" || return
+
+    # Another socket that the account may write to (the replica's own
+    # control socket: same group, same mode): refused by PermitOpen.
+    reg_account_fwd "$fwd2" "$RO_DIR/ro.ctl" || return
+    out=$(timeout 10 "$OVS_APPCTL" --timeout=5 -t "$fwd2" version 2>&1)
+    rc=$?
+    [ "$rc" -ne 0 ] || why "$REG_USER reached $RO_DIR/ro.ctl: $out" || return
+    wait_until "sshd to log the denial of ro.ctl" 5 \
+        sshd_denied "$RO_DIR/ro.ctl" || return
+    # The registry's own socket: refused too.
+    reg_account_fwd "$fwd2" "$REG_SOCK" || return
+    out=$(timeout 10 "$SSH_TAP_CTL" --db="unix:$fwd2" list-sites 2>&1)
+    rc=$?
+    [ "$rc" -ne 0 ] || why "$REG_USER reached the registry's own socket: $out" \
+        || return
+    wait_until "sshd to log the denial of the registry's socket" 5 \
+        sshd_denied "$REG_SOCK" || return
+    # No TCP forwarding, not even to the registry's TCP port.
+    reg_account_fwd 127.0.0.1:16645 "$(site_addr a):$REG_TCP_PORT" || return
+    out=$(site_exec b timeout 10 "$SSH_TAP_CTL" --db=tcp:127.0.0.1:16645 \
+              list-sites 2>&1)
+    rc=$?
+    [ "$rc" -ne 0 ] || why "$REG_USER forwarded TCP to the registry: $out" \
+        || return
+    wait_until "sshd to log the denial of TCP" 5 \
+        sshd_denied "$(site_addr a) port $REG_TCP_PORT" || return
+
+    # The sync itself, through that account.
+    if ! need_ssh; then
+        REASON="the account grants what recipe 5 says (checked with OpenSSH's client), but $REASON"
+        return 77
+    fi
+    ssh_opts b
+    out=$(sync_oneshot b --dry-run --timeout=15 \
+              --registry="ssh:$REG_USER@$(site_addr a):22:$RO_SOCK" \
+              "${SSH_OPTS[@]}")
+    rc=$?
+    lib_log "the sync through $REG_USER: rc $rc: $out"
+    [ "$rc" -eq 0 ] && grep -q 'nothing to do' <<< "$out" \
+        || why "the sync through $REG_USER's account: rc $rc: $out" || return
+}
+
 # ---------------------------------------------------------------------------
 
 run_case setup case_setup || exit 1
@@ -802,4 +980,5 @@ run_case b-wrong-host-key case_b
 run_case c-ssl case_c
 run_case d-sshd-restart case_d
 run_case e-raft-failover case_e
+run_case f-registry-account case_f
 lib_finish
