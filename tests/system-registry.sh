@@ -389,16 +389,14 @@ probe_features() {
         SHOW_WHY="ovs-ssh-tap-sync has no control socket (--unixctl) for sync/show yet"
     fi
 
-    if [ -n "$HAVE_SSH" ]; then
-        ssh_opts a
-        out=$(site_exec a timeout --foreground 20 "$SSH_TAP_CTL" \
-                  --db="$(reg_ssh)" "${SSH_OPTS[@]}" list-sites 2>&1)
-        rc=$?
-        if [ "$rc" -eq 0 ] || ! missing_feature "$out"; then
-            HAVE_CTL_SSH=yes
-        fi
-        lib_log "probe ctl over ssh: (rc $rc): $out"
+    ssh_opts a
+    out=$(site_exec a timeout --foreground 20 "$SSH_TAP_CTL" \
+              --db="$(reg_ssh)" "${SSH_OPTS[@]}" list-sites 2>&1)
+    rc=$?
+    if [ "$rc" -eq 0 ] || ! missing_feature "$out"; then
+        HAVE_CTL_SSH=yes
     fi
+    lib_log "probe ctl over ssh: (rc $rc): $out"
     lib_log "features: ssh:${HAVE_SSH:-no} ssl:${HAVE_SSL:-no} sync/show:${HAVE_SHOW:-no} ctl-ssh:${HAVE_CTL_SSH:-no}"
 }
 
@@ -508,8 +506,28 @@ case_a() {
 
 # b. A pin to the wrong host key: refused, named, no port.
 case_b() {
-    local wrong right log t0 out
-    need_ssh || return
+    local wrong right log t0 out rc
+    ssh-keygen -q -t ed25519 -N '' -f "$SCRATCH/not-a-key" || return
+    wrong=$(ssh-keygen -lf "$SCRATCH/not-a-key.pub" | awk '{ print $2 }')
+    right=$(site_hostkey_fp a)
+    # The ctl first: same login code, same refusal.
+    if [ -n "$HAVE_CTL_SSH" ]; then
+        out=$(site_exec b timeout --foreground 20 "$SSH_TAP_CTL" \
+                  --db="$(reg_ssh)" --ssh-key="$(site_client_key b)" \
+                  --ssh-host-key="$wrong" list-sites 2>&1)
+        rc=$?
+        lib_log "ctl pinned to a wrong key: rc $rc: $out"
+        [ "$rc" -ne 0 ] || why "the ctl pinned to a wrong key listed: $out" \
+            || return
+        grep "$wrong" <<< "$out" | grep -q "$right" \
+            || why "the ctl's error does not name both fingerprints: $out" \
+            || return
+    fi
+    if ! need_ssh; then
+        [ -n "$HAVE_CTL_SSH" ] \
+            && REASON="ovs-ssh-tap-ctl refuses it, naming both fingerprints, but $REASON"
+        return 77
+    fi
     site_start d || why "site d did not start" || return
     switch_connect d "$(ul_ip d)" || why "underlay of site d" || return
     mkdir -p "$(site_dir d)/ssh"
@@ -518,9 +536,6 @@ case_b() {
     # sync to read the registry, it would add a port to each other site.
     registry_ctl add-site d --login=root --rundir="$(site_dir d)/run" \
         || why "registering d failed" || return
-    ssh-keygen -q -t ed25519 -N '' -f "$SCRATCH/not-a-key" || return
-    wrong=$(ssh-keygen -lf "$SCRATCH/not-a-key.pub" | awk '{ print $2 }')
-    right=$(site_hostkey_fp a)
     t0=$(now_ms)
     sync_on d "$(reg_ssh)" --ssh-key="$(site_client_key d)" \
         --ssh-host-key="$wrong" || why "sync at d" || return
@@ -885,6 +900,17 @@ reg_account_fwd() {
     esac || why "$REASON: $(cat "$SCRATCH/fwd-$FWD_N.log")"
 }
 
+# reg_account_ctl SOCKET ARGS...: ovs-ssh-tap-ctl at b on
+# ssh:REG_USER@a:22:SOCKET.
+reg_account_ctl() {
+    local sock=$1
+    shift
+    site_exec b timeout --foreground 20 "$SSH_TAP_CTL" \
+        --db="ssh:$REG_USER@$(site_addr a):22:$sock" \
+        --ssh-key="$(site_client_key b)" \
+        --ssh-known-hosts="$(site_known_hosts b)" "$@" 2>&1
+}
+
 # sshd_denied TARGET: a's sshd logged that it denied a channel to TARGET
 # (a path, or a host).
 sshd_denied() {
@@ -956,6 +982,26 @@ case_f() {
         || return
     wait_until "sshd to log the denial of TCP" 5 \
         sshd_denied "$(site_addr a) port $REG_TCP_PORT" || return
+
+    # The ctl through that account: the same.
+    if [ -n "$HAVE_CTL_SSH" ]; then
+        out=$(reg_account_ctl "$RO_SOCK" list-sites) \
+            || why "list-sites on ssh: as $REG_USER failed: $out" || return
+        grep -q '^c ' <<< "$out" \
+            || why "list-sites on ssh: as $REG_USER: $out" || return
+        out=$(reg_account_ctl "$RO_SOCK" add-site x --endpoint=192.0.2.99 \
+                  --login=root)
+        rc=$?
+        lib_log "add-site on ssh: as $REG_USER: rc $rc: $out"
+        [ "$rc" -ne 0 ] && grep -q 'read only' <<< "$out" \
+            || why "add-site on ssh: as $REG_USER: rc $rc: $out" || return
+        out=$(reg_account_ctl "$REG_SOCK" list-sites)
+        rc=$?
+        lib_log "the registry's own socket on ssh: as $REG_USER: rc $rc: $out"
+        [ "$rc" -ne 0 ] \
+            || why "the ctl as $REG_USER reached the registry's own socket: $out" \
+            || return
+    fi
 
     # The sync itself, through that account.
     if ! need_ssh; then
