@@ -318,6 +318,7 @@ test_leader_only(void)
     CHECK_MSG(!strcmp(ovsdb_rpc_member(rpc), fakes[2].name), "on %s",
               ovsdb_rpc_member(rpc));
     CHECK(ovsdb_rpc_is_leader(rpc));
+    CHECK(!strcmp(ovsdb_rpc_role(rpc), "leader"));
     CHECK(ovsdb_rpc_security(rpc) == OVSDB_RPC_SEC_UNIX);
     CHECK(fakes[0].n_accepted == 1 && fakes[1].n_accepted == 1);
     CHECK_MSG(time_msec() - t0 < 900, "took %lld ms", time_msec() - t0);
@@ -342,6 +343,7 @@ test_any_member(void)
     CHECK(run_until(rpc, is_ready, 5000));
     CHECK(!strcmp(ovsdb_rpc_member(rpc), fakes[1].name));
     CHECK(!ovsdb_rpc_is_leader(rpc));
+    CHECK(!strcmp(ovsdb_rpc_role(rpc), "follower"));
     ovsdb_rpc_destroy(rpc);
     free(remotes);
     return NULL;
@@ -401,6 +403,7 @@ test_standalone_call(void)
     /* The fake answers in this thread, so drive both until ready first. */
     CHECK(run_until(rpc, is_ready, 5000));
     CHECK(ovsdb_rpc_is_leader(rpc));
+    CHECK(!strcmp(ovsdb_rpc_role(rpc), "standalone"));
     CHECK(ovsdb_rpc_send(rpc, ovsdb_rpc_request("transact",
                                                 json_pack("[s]", "SSH_Tap"),
                                                 "t1")) == 0);

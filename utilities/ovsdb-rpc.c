@@ -80,6 +80,7 @@ struct ovsdb_rpc {
     bool alive;
     bool answered;              /* The server sent something this time. */
     bool leader;                /* _Server: leader, or not clustered. */
+    const char *role;           /* _Server: "leader", "follower"... */
     char *server_uuid;          /* _Server row of our database. */
     char *last_error;
 };
@@ -93,7 +94,7 @@ ovsdb_rpc_security_name(enum ovsdb_rpc_security sec)
     case OVSDB_RPC_SEC_UNIX: return "unix";
     case OVSDB_RPC_SEC_SSL: return "ssl";
     case OVSDB_RPC_SEC_SSH: return "ssh";
-    case OVSDB_RPC_SEC_TCP_LOOPBACK: return "tcp-loopback";
+    case OVSDB_RPC_SEC_TCP_LOOPBACK: return "tcp (loopback)";
     case OVSDB_RPC_SEC_INSECURE: return "insecure";
     }
     return "none";
@@ -269,6 +270,7 @@ close_stream(struct ovsdb_rpc *rpc)
     rpc->out_len = rpc->out_ofs = 0;
     clear_inbox(rpc);
     rpc->leader = false;
+    rpc->role = NULL;
     free(rpc->server_uuid);
     rpc->server_uuid = NULL;
 }
@@ -457,9 +459,9 @@ become_ready(struct ovsdb_rpc *rpc)
     rpc->n_failures = 0;
     /* A full round without backoff after the next failure. */
     reconnect_set_backoff_free_tries(rpc->reconnect, rpc->n_remotes);
-    VLOG_INFO("%s: ready (%s%s)", member(rpc),
+    VLOG_INFO("%s: ready (%s%s%s)", member(rpc),
               ovsdb_rpc_security_name(ovsdb_rpc_security(rpc)),
-              rpc->database && rpc->leader ? ", leader" : "");
+              rpc->role ? ", " : "", rpc->role ? rpc->role : "");
 }
 
 static void
@@ -530,6 +532,9 @@ server_update(struct ovsdb_rpc *rpc, const json_t *updates)
     bool clustered = model && !strcmp(model, "clustered");
 
     rpc->leader = !clustered || datum_bool(json_object_get(row, "leader"));
+    rpc->role = (clustered ? (rpc->leader ? "leader" : "follower")
+                 : model && !strcmp(model, "relay") ? "relay"
+                 : "standalone");
     if (clustered && !datum_bool(json_object_get(row, "connected"))) {
         set_error(rpc, "%s member not connected to its cluster",
                   rpc->database);
@@ -575,6 +580,7 @@ handle_message(struct ovsdb_rpc *rpc, json_t *msg)
         if (error && !json_is_null(error)) {
             /* No _Server (an old server): standalone. */
             rpc->leader = true;
+            rpc->role = "standalone";
         } else if (!server_update(rpc, json_object_get(msg, "result"))) {
             move_on(rpc);
             return false;
@@ -826,6 +832,13 @@ bool
 ovsdb_rpc_is_leader(const struct ovsdb_rpc *rpc)
 {
     return rpc->state >= S_CHECKING && rpc->leader;
+}
+
+/* See ovsdb-rpc.h. */
+const char *
+ovsdb_rpc_role(const struct ovsdb_rpc *rpc)
+{
+    return rpc->state >= S_CHECKING ? rpc->role : NULL;
 }
 
 /* See ovsdb-rpc.h. */

@@ -96,7 +96,7 @@ enum ovsdb_rpc_security {
     OVSDB_RPC_SEC_INSECURE,     /* tcp: to anything else. */
 };
 
-/* "none", "unix", "ssl", "ssh", "tcp-loopback" or "insecure". */
+/* "none", "unix", "ssl", "ssh", "tcp (loopback)" or "insecure". */
 const char *ovsdb_rpc_security_name(enum ovsdb_rpc_security);
 
 /* The security a connection to 'remote' (one remote, not a list) would
@@ -149,6 +149,9 @@ const char *ovsdb_rpc_member(const struct ovsdb_rpc *);
 bool ovsdb_rpc_is_connected(const struct ovsdb_rpc *);
 /* True if the member is the leader of its cluster, or standalone. */
 bool ovsdb_rpc_is_leader(const struct ovsdb_rpc *);
+/* The member's role from its _Server row: "leader", "follower",
+ * "standalone" or "relay"; NULL before the check or without one. */
+const char *ovsdb_rpc_role(const struct ovsdb_rpc *);
 enum ovsdb_rpc_security ovsdb_rpc_security(const struct ovsdb_rpc *);
 /* The last failure, in an operator's words ("unix:/x.sock: connection
  * refused", "ssh:...: host key mismatch ...", "unix:/m2.sock: not the
