@@ -36,9 +36,9 @@ SUITE=system-mesh
 if [ -n "${MESH_SCALE:-}" ]; then
     lib_declare_cases "scale-$MESH_SCALE"
 else
-    lib_declare_cases setup mesh-4-converge sync-show vlog-set \
+    lib_declare_cases setup bad-options mesh-4-converge sync-show vlog-set \
         show-failed no-loops update-in-place dry-run once detach-pidfile \
-        monitor restart-no-churn add-site del-site nat-site \
+        monitor insecure-tcp restart-no-churn add-site del-site nat-site \
         cluster-failover
 fi
 lib_init
@@ -241,6 +241,44 @@ last_update() {
     echo "${t%% *}"
 }
 
+# A malformed remote or option is refused at once, with one line that
+# names it, before anything is opened.  Each entry: "ARGUMENT|WORD the
+# error must contain".
+case_bad_options() {
+    local entry arg want out rc t0 ms bad=(
+        "--registry=bogus:x|bogus:x"
+        "--registry=ssh:site-b.example|ssh:site-b.example"
+        "--registry=ssh:root@site-b.example:22:relative.sock|relative.sock"
+        "--registry=|--registry"
+        "--registry=ssl:127.0.0.1:6645|--private-key"
+        "--db=bogus:y|bogus:y"
+        "--ssh-host-key=MD5:00|--ssh-host-key"
+        "--timeout=soon|--timeout"
+        "--site=-x|-x"
+    )
+    for entry in "${bad[@]}"; do
+        arg=${entry%%|*}
+        want=${entry#*|}
+        t0=$(now_ms)
+        out=$(timeout --foreground 10 "$SSH_TAP_SYNC" --site=a \
+                  --db="unix:$SCRATCH/nowhere.sock" \
+                  --registry="unix:$SCRATCH/nowhere.sock" --dry-run \
+                  "$arg" 2>&1 </dev/null)
+        rc=$?
+        ms=$(( $(now_ms) - t0 ))
+        lib_log "bad-options: $arg -> exit $rc after $ms ms: $out"
+        [ "$rc" -ne 124 ] || why "$arg was not refused (still running after 10 s)" || return
+        [ "$rc" -eq 1 ] || why "$arg: exit status $rc, expected 1: $out" || return
+        case $out in
+            *"$want"*) ;;
+            *) why "$arg: the error does not name \"$want\": $out"; return ;;
+        esac
+        [ "$(printf '%s\n' "$out" | wc -l)" -le 2 ] \
+            || why "$arg: more than 2 lines of error: $out" || return
+        [ "$ms" -lt 3000 ] || why "$arg: refused only after $ms ms" || return
+    done
+}
+
 # sync/show tells the registry remote, the member and its role, the
 # transport's security, the last update and every port.
 case_sync_show() {
@@ -430,6 +468,38 @@ case_monitor() {
     wait_until "daemon and monitor to exit" 10 eval \
         "lib_dead $pid2 && lib_dead $mon" || return
     sync_start a || why "restarting a's sync" || return
+    wait_until "a's sync in sync again" 20 sync_converged a || return
+}
+
+# tcp: off loopback works but says it is insecure: a relay of the registry
+# listens on site b's underlay address, and a's sync uses it.
+case_insecure_tcp() {
+    local d remote n
+    need_mesh || return
+    d=$(site_dir b)
+    remote="tcp:$(site_addr b):6645"
+    lib_spawn "ovsdb-relay@b" /dev/null "$d/log/relay.stderr" \
+        ip netns exec "$(site_ns b)" "$OVSDB_SERVER" --no-chdir \
+        --log-file="$d/log/relay.log" --pidfile="$d/run/relay.pid" \
+        --unixctl="$d/run/relay.ctl" --remote="ptcp:6645:$(site_addr b)" \
+        "relay:SSH_Tap:$REGISTRY"
+    wait_until "the relay to listen" 10 test -S "$d/run/relay.ctl" || return
+    sync_stop a || why "stopping a's sync" || return
+    sync_start a --registry="$remote" || why "sync at a on $remote" || return
+    wait_until "a's sync over tcp to find nothing to do" 20 sync_converged a \
+        || why "$REASON: $(tail -n 3 "$(sync_log a)")" || return
+    sync_show a >/dev/null || why "sync/show at a" || return
+    [ "$(show_field a registry)" = "$remote" ] \
+        || why "registry line: $(show_field a registry)" || return
+    case $(show_field a security) in
+        insecure*) ;;
+        *) why "security over $remote: $(show_field a security)"; return ;;
+    esac
+    lib_log "sync/show over tcp: $(cat "$SCRATCH/show.a")"
+    n=$(grep -c "|WARN|$remote: .*outside loopback" "$(sync_log a)")
+    [ "$n" -eq 1 ] || why "$n warnings about the insecure remote, want 1" || return
+    sync_stop a || return
+    sync_start a || return
     wait_until "a's sync in sync again" 20 sync_converged a || return
 }
 
@@ -813,6 +883,7 @@ if [ -n "${MESH_SCALE:-}" ]; then
 fi
 
 run_case setup case_setup || exit 1
+run_case bad-options case_bad_options
 run_case mesh-4-converge case_converge
 run_case sync-show case_sync_show
 run_case vlog-set case_vlog_set
@@ -823,6 +894,7 @@ run_case dry-run case_dry_run
 run_case once case_once
 run_case detach-pidfile case_detach
 run_case monitor case_monitor
+run_case insecure-tcp case_insecure_tcp
 run_case restart-no-churn case_restart
 run_case add-site case_add_site
 run_case del-site case_del_site

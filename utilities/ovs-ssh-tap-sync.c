@@ -19,13 +19,14 @@
  * ssh_tap.ovsschema), as ovn-controller keeps tunnel ports in sync with
  * the Chassis table.
  *
- * It holds two OVSDB connections (RFC 7047 JSON-RPC): the registry,
+ * It holds two OVSDB sessions (ovsdb-rpc.h: unix:, ssh:, ssl: or tcp:,
+ * with reconnection, backoff and the _Server check): the registry,
  * monitored for the Site table, and the local Open_vSwitch database,
  * monitored for the bridge's ports and written with "transact".  Each time
  * either changes it computes a plan (sync-plan.c, pure) and applies it in
- * one transaction.  Both connections are remade whenever their server goes
- * away; the registry may be a list of remotes (the members of a cluster),
- * tried in turn.
+ * one transaction.  The monitors are monitor_cond_since, so that after a
+ * reconnection a server with history sends only what changed; either way
+ * only the ports that differ are touched.
  *
  * The daemon itself is libopenvswitch's: vlog for the log, lib/daemon for
  * --detach, --pidfile and --monitor, lib/unixctl for "ovs-appctl sync/show"
@@ -39,7 +40,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +55,8 @@
 #include "unixctl.h"
 #include "util.h"
 
-#include "jsonrpc-client.h"
+#include "ovsdb-rpc.h"
+#include "stream-ssl.h"
 #include "sync-ovsdb.h"
 #include "sync-plan.h"
 
@@ -67,11 +68,6 @@ VLOG_DEFINE_THIS_MODULE(ssh_tap_sync);
 
 #define PROGRAM_NAME "ovs-ssh-tap-sync"
 
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 8000
-#define RECONNECT_QUICK_MS 200  /* After a healthy connection drops. */
-#define PROBE_MS 5000           /* Idle time before we send an echo. */
-#define DEAD_MS 15000           /* Idle time before we give up. */
 #define TXN_RETRY_MS 1000       /* After a failed transaction. */
 
 /* ------------------------------------------------------------------------
@@ -88,35 +84,25 @@ static char *opt_db;
 static char *opt_unixctl;
 
 /* ------------------------------------------------------------------------
- * One OVSDB connection with a monitor and an in-memory replica of what it
- * monitors. */
+ * One OVSDB session (ovsdb-rpc.h) with a monitor and an in-memory replica
+ * of what it monitors. */
 
 struct db {
     const char *what;           /* "registry" or "local database". */
     const char *db_name;        /* "SSH_Tap" or "Open_vSwitch". */
-    const char *remotes_text;   /* As given on the command line. */
-    json_t *monitor_requests;   /* The "monitor" request's third param. */
-    bool check_server;          /* Monitor _Server (cluster members). */
+    json_t *monitor_requests;   /* {TABLE: {"columns": [...]}}. */
+    struct ovsdb_rpc *rpc;
+    unsigned int seqno;         /* Of 'rpc' when last (re)monitored. */
 
-    char **remotes;
-    size_t n_remotes;
-    size_t cur;                 /* Remote in use or to try next. */
-
-    struct jrpc *conn;
-    bool monitored;             /* Initial contents received. */
+    bool monitored;             /* Replica up to date with the server. */
+    bool plain_monitor;         /* The server has no monitor_cond_since. */
     json_t *tables;             /* {TABLE: {UUID: ROW}}. */
-    json_t *server;             /* Replica of _Server's Database table. */
-
-    long long next_try;         /* When to connect again (if !conn). */
-    long long backoff;
-    size_t failures;            /* Failed attempts in this round. */
-    long long last_rx;
-    bool echo_sent;
+    char *last_txn_id;          /* For monitor_cond_since, or NULL. */
+    char *model;                /* _Server's "model" of the member. */
 
     /* For sync/show: wall-clock times in ms (0: never). */
     long long since;            /* The monitor's initial contents. */
     long long last_update;      /* The latest contents or update. */
-    char *last_error;           /* Why the latest connection ended. */
 };
 
 static struct db registry, local;
@@ -135,127 +121,85 @@ static bool exiting;
 
 static void
 db_init(struct db *db, const char *what, const char *db_name,
-        const char *remotes, json_t *monitor_requests, bool check_server)
+        const char *remotes, json_t *monitor_requests)
 {
+    struct ovsdb_rpc_options opts = {
+        /* The _Server check for the registry: a member cut off from its
+         * cluster serves stale rows.  Any member that is connected will
+         * do for reading. */
+        .database = db == &registry ? db_name : NULL,
+    };
+
     memset(db, 0, sizeof *db);
     db->what = what;
     db->db_name = db_name;
-    db->remotes_text = remotes;
-    db->remotes = sync_split_remotes(remotes, &db->n_remotes);
     db->monitor_requests = monitor_requests;
-    db->check_server = check_server;
+    db->rpc = ovsdb_rpc_create(remotes, &opts);
+    db->seqno = ovsdb_rpc_get_seqno(db->rpc);
     db->tables = json_object();
-    db->backoff = BACKOFF_MIN_MS;
 }
 
 static void
 db_destroy(struct db *db)
 {
-    jrpc_close(db->conn);
+    ovsdb_rpc_destroy(db->rpc);
     json_decref(db->tables);
-    json_decref(db->server);
     json_decref(db->monitor_requests);
-    for (size_t i = 0; i < db->n_remotes; i++) {
-        free(db->remotes[i]);
-    }
-    free(db->remotes);
-    free(db->last_error);
+    free(db->last_txn_id);
+    free(db->model);
     memset(db, 0, sizeof *db);
 }
 
 static const char *
 db_remote(const struct db *db)
 {
-    return db->remotes[db->cur];
-}
-
-/* Drops the connection of 'db' and schedules the next attempt: the next
- * remote of the list at once, or after the backoff once every remote has
- * failed in a row. */
-static void
-db_disconnect(struct db *db, const char *why)
-{
-    bool was_healthy = db->monitored;
-    long long now = time_msec();
-
-    if (db->conn) {
-        if (was_healthy) {
-            VLOG_WARN("%s %s: %s", db->what, db_remote(db), why);
-        } else {
-            VLOG_INFO("%s %s: %s", db->what, db_remote(db), why);
-        }
-        jrpc_close(db->conn);
-        db->conn = NULL;
-    }
-    free(db->last_error);
-    db->last_error = xasprintf("%s: %s", db_remote(db), why);
-    db->monitored = false;
-    db->echo_sent = false;
-    if (db == &local) {
-        /* A reply that never comes: reconcile afresh after reconnecting. */
-        txn_pending = false;
-    }
-    json_decref(db->server);
-    db->server = NULL;
-    /* The replica is kept until the next monitor reply replaces it, but
-     * nothing is reconciled from it meanwhile. */
-
-    db->cur = (db->cur + 1) % db->n_remotes;
-    if (was_healthy) {
-        db->failures = 0;
-        db->backoff = BACKOFF_MIN_MS;
-        db->next_try = now + RECONNECT_QUICK_MS;
-    } else if (++db->failures < db->n_remotes) {
-        db->next_try = now;
-    } else {
-        db->failures = 0;
-        db->next_try = now + db->backoff;
-        VLOG_DBG("%s: all remotes failed, next attempt in %lld ms", db->what,
-                 db->backoff);
-        db->backoff = MIN(db->backoff * 2, BACKOFF_MAX_MS);
-    }
+    const char *member = ovsdb_rpc_member(db->rpc);
+    return member ? member : ovsdb_rpc_remotes(db->rpc);
 }
 
 static void
 db_send(struct db *db, json_t *msg)
 {
-    int error = jrpc_send(db->conn, msg);
-
-    json_decref(msg);
-    if (error) {
-        db_disconnect(db, jrpc_strerror(error));
+    if (ovsdb_rpc_send(db->rpc, msg) && db == &local) {
+        txn_pending = false;    /* Its reply will not come. */
     }
 }
 
+/* Asks for the monitor and, for the registry, for the member's model
+ * (standalone or clustered), which sync/show prints.  monitor_cond_since
+ * with the last transaction id seen lets a server that keeps history send
+ * only what changed while we were away; others send everything, which
+ * reconcile() diffs against the ports as always. */
 static void
-db_connect(struct db *db)
+db_monitor(struct db *db)
 {
-    char *err = NULL;
     json_t *params;
 
-    db->conn = jrpc_open(db_remote(db), &err);
-    if (!db->conn) {
-        VLOG_INFO("%s: %s", db->what, err);
-        free(err);
-        db_disconnect(db, "connection failed");
-        return;
-    }
-    VLOG_DBG("%s: connecting to %s", db->what, db_remote(db));
-    db->last_rx = time_msec();
-    db->echo_sent = false;
+    if (db->plain_monitor) {
+        params = json_pack("[s, s, O]", db->db_name, "main",
+                           db->monitor_requests);
+        db_send(db, ovsdb_rpc_request("monitor", params, "monitor"));
+    } else {
+        json_t *cond = json_object();
+        const char *table;
+        json_t *req;
 
-    if (db->check_server) {
-        params = json_pack("[s, s, {s: {s: [s, s, s, s]}}]", "_Server",
-                           "server", "Database", "columns", "name", "model",
-                           "connected", "leader");
-        db_send(db, jrpc_request("monitor", params, "server"));
-        if (!db->conn) {
-            return;
+        json_object_foreach (db->monitor_requests, table, req) {
+            json_object_set_new(cond, table, json_pack("[O]", req));
         }
+        params = json_pack("[s, s, o, s]", db->db_name, "main", cond,
+                           (db->last_txn_id ? db->last_txn_id
+                            : "00000000-0000-0000-0000-000000000000"));
+        db_send(db, ovsdb_rpc_request("monitor_cond_since", params,
+                                      "monitor"));
     }
-    params = json_pack("[s, s, O]", db->db_name, "main",
-                       db->monitor_requests);
-    db_send(db, jrpc_request("monitor", params, "monitor"));
+    if (db == &registry) {
+        params = json_pack("[s, {s:s, s:s, s:[[s, s, s]], s:[s]}]",
+                           "_Server", "op", "select", "table", "Database",
+                           "where", "name", "==", db->db_name,
+                           "columns", "model");
+        db_send(db, ovsdb_rpc_request("transact", params, "model"));
+    }
 }
 
 /* Applies RFC 7047 <table-updates> 'updates' to the replica 'tables'.
@@ -288,178 +232,258 @@ apply_updates(json_t *tables, json_t *updates)
     return n;
 }
 
-/* Returns the _Server Database row of 'db''s database, or NULL. */
+/* The elements of a set datum: ["set", [...]] or one atom. */
 static json_t *
-db_server_row(const struct db *db)
+set_elements(const json_t *datum)
 {
-    const char *uuid;
-    json_t *row;
+    const char *tag = json_string_value(json_array_get(datum, 0));
 
-    json_object_foreach (json_object_get(db->server, "Database"), uuid, row) {
-        const char *name = json_string_value(json_object_get(row, "name"));
-
-        if (name && !strcmp(name, db->db_name)) {
-            return row;
-        }
+    if (tag && !strcmp(tag, "set")) {
+        return json_copy(json_array_get(datum, 1));
     }
-    return NULL;
+    return datum ? json_pack("[O]", datum) : json_array();
 }
 
-/* A clustered registry member that lost its cluster serves stale data:
- * move on to the next remote. */
-static void
-check_server(struct db *db)
+static size_t
+find_equal(const json_t *array, const json_t *x, bool by_key)
 {
-    json_t *row = db_server_row(db);
-    const char *model = json_string_value(json_object_get(row, "model"));
+    size_t i;
+    json_t *e;
 
-    if (model && !strcmp(model, "clustered")
-        && !ovsdb_datum_bool(json_object_get(row, "connected"))) {
-        db_disconnect(db, "not connected to its cluster, trying another "
-                      "member");
+    json_array_foreach (array, i, e) {
+        if (json_equal(by_key ? json_array_get(e, 0) : e, x)) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Applies an update2 "modify" diff of a set or map column (ovsdb-server(7):
+ * a set's diff holds the elements to toggle; a map's the pairs to add, to
+ * remove if equal, or to change) to 'old', which may be NULL (the
+ * default, left out of "insert"). */
+static json_t *
+datum_apply_diff(const json_t *old, const json_t *diff, bool is_map)
+{
+    json_t *result, *d;
+    size_t i;
+
+    result = (is_map
+              ? json_copy(old ? json_array_get(old, 1) : json_array())
+              : set_elements(old));
+    d = is_map ? json_array_get(diff, 1) : set_elements(diff);
+    for (i = 0; i < json_array_size(d); i++) {
+        json_t *e = json_array_get(d, i);
+        size_t j = find_equal(result, is_map ? json_array_get(e, 0) : e,
+                              is_map);
+
+        if (j == SIZE_MAX) {
+            json_array_append(result, e);
+        } else if (!is_map || json_equal(json_array_get(result, j), e)) {
+            json_array_remove(result, j);
+        } else {
+            json_array_set(result, j, e);
+        }
+    }
+    if (!is_map) {
+        json_decref(d);
+    }
+    return json_pack("[s, o]", is_map ? "map" : "set", result);
+}
+
+/* Applies RFC 7047's <table-updates2> (monitor_cond_since's "update3")
+ * to 'tables'.  Returns the number of rows changed. */
+static size_t
+apply_updates2(json_t *tables, json_t *updates)
+{
+    /* The monitored set columns that may hold more than one element: a
+     * one-element diff of those looks like a scalar. */
+    static const char *const set_columns[] = { "ports", "interfaces" };
+    const char *table_name, *uuid, *column;
+    json_t *table_update, *ru, *row, *diff, *cd;
+    size_t n = 0;
+
+    json_object_foreach (updates, table_name, table_update) {
+        json_t *table = json_object_get(tables, table_name);
+
+        if (!table) {
+            table = json_object();
+            json_object_set_new(tables, table_name, table);
+        }
+        json_object_foreach (table_update, uuid, ru) {
+            n++;
+            if ((row = json_object_get(ru, "initial"))
+                || (row = json_object_get(ru, "insert"))) {
+                json_object_set_new(table, uuid, json_deep_copy(row));
+                continue;
+            } else if (!(diff = json_object_get(ru, "modify"))) {
+                json_object_del(table, uuid);
+                continue;
+            }
+            row = json_object_get(table, uuid);
+            if (!row) {
+                continue;
+            }
+            json_object_foreach (diff, column, cd) {
+                const char *tag = json_string_value(json_array_get(cd, 0));
+                bool is_map = tag && !strcmp(tag, "map");
+                bool is_set = false;
+
+                for (size_t i = 0; i < ARRAY_SIZE(set_columns); i++) {
+                    is_set |= !strcmp(column, set_columns[i]);
+                }
+                json_object_set_new(row, column,
+                                    (is_map || is_set
+                                     ? datum_apply_diff(
+                                         json_object_get(row, column), cd,
+                                         is_map)
+                                     : json_deep_copy(cd)));
+            }
+        }
+    }
+    return n;
+}
+
+static void
+db_got_contents(struct db *db, const char *how)
+{
+    db->monitored = true;
+    db->since = db->last_update = time_wall_msec();
+    need_reconcile = true;
+    VLOG_INFO("%s %s: connected, monitoring %s (%s)", db->what,
+              db_remote(db), db->db_name, how);
+}
+
+static void
+db_set_txn_id(struct db *db, const json_t *id)
+{
+    if (json_is_string(id)) {
+        free(db->last_txn_id);
+        db->last_txn_id = xstrdup(json_string_value(id));
     }
 }
 
 static void handle_txn_reply(json_t *msg);
 
+/* The reply to the monitor request. */
+static void
+db_handle_monitor(struct db *db, json_t *result, json_t *error)
+{
+    if (error && !json_is_null(error)) {
+        char *e = ovsdb_rpc_error_text(error);
+
+        if (!db->plain_monitor && strstr(e, "unknown method")) {
+            VLOG_INFO("%s %s: no monitor_cond_since, using monitor",
+                      db->what, db_remote(db));
+            db->plain_monitor = true;
+            db_monitor(db);
+        } else {
+            VLOG_ERR("%s %s: monitor of %s failed: %s", db->what,
+                     db_remote(db), db->db_name, e);
+            ovsdb_rpc_force_reconnect(db->rpc);
+        }
+        free(e);
+        return;
+    }
+
+    if (db->plain_monitor) {
+        json_decref(db->tables);
+        db->tables = json_object();
+        apply_updates(db->tables, result);
+        db_got_contents(db, "full contents");
+    } else {
+        bool found = json_is_true(json_array_get(result, 0));
+        size_t n;
+
+        if (!found) {
+            json_decref(db->tables);
+            db->tables = json_object();
+        }
+        n = apply_updates2(db->tables, json_array_get(result, 2));
+        db_set_txn_id(db, json_array_get(result, 1));
+        if (found) {
+            char *how = xasprintf("%"PRIuSIZE" row(s) changed while away", n);
+            db_got_contents(db, how);
+            free(how);
+        } else {
+            db_got_contents(db, "full contents");
+        }
+    }
+}
+
 static void
 db_handle(struct db *db, json_t *msg)
 {
     const char *id = json_string_value(json_object_get(msg, "id"));
-    json_t *error = json_object_get(msg, "error");
+    json_t *params = json_object_get(msg, "params");
     json_t *result = json_object_get(msg, "result");
+    json_t *updates = NULL;
+    bool update3 = ovsdb_rpc_is_method(msg, "update3");
 
-    if (jrpc_is_method(msg, "echo")) {
-        db_send(db, jrpc_echo_reply(msg));
-    } else if (jrpc_is_method(msg, "update")) {
-        json_t *params = json_object_get(msg, "params");
+    if (update3 || ovsdb_rpc_is_method(msg, "update")) {
         const char *mon = json_string_value(json_array_get(params, 0));
-        json_t *updates = json_array_get(params, 1);
 
-        if (mon && !strcmp(mon, "main")) {
-            size_t n = apply_updates(db->tables, updates);
+        if (mon && !strcmp(mon, "main") && db->monitored) {
+            size_t n;
 
+            if (update3) {
+                updates = json_array_get(params, 2);
+                n = apply_updates2(db->tables, updates);
+                db_set_txn_id(db, json_array_get(params, 1));
+            } else {
+                n = apply_updates(db->tables, json_array_get(params, 1));
+            }
             VLOG_DBG("%s %s: update of %"PRIuSIZE" row(s)", db->what,
                      db_remote(db), n);
             db->last_update = time_wall_msec();
             need_reconcile = true;
-        } else if (mon && !strcmp(mon, "server") && db->server) {
-            apply_updates(db->server, updates);
-            check_server(db);
         }
     } else if (!id) {
         /* A notification we do not know, or a reply we did not ask for. */
     } else if (!strcmp(id, "monitor")) {
-        if (error && !json_is_null(error)) {
-            char *e = jrpc_error_text(error);
-            char *why = xasprintf("monitor of %s failed: %s", db->db_name, e);
+        db_handle_monitor(db, result, json_object_get(msg, "error"));
+    } else if (!strcmp(id, "model")) {
+        json_t *rows = json_object_get(json_array_get(result, 0), "rows");
+        const char *model = json_string_value(
+            json_object_get(json_array_get(rows, 0), "model"));
 
-            VLOG_ERR("%s %s: %s", db->what, db_remote(db), why);
-            db_disconnect(db, why);
-            free(why);
-            free(e);
-            return;
-        }
-        json_decref(db->tables);
-        db->tables = json_object();
-        apply_updates(db->tables, result);
-        db->monitored = true;
-        db->failures = 0;
-        db->backoff = BACKOFF_MIN_MS;
-        db->since = db->last_update = time_wall_msec();
-        need_reconcile = true;
-        VLOG_INFO("%s %s: connected, monitoring %s", db->what, db_remote(db),
-                  db->db_name);
-    } else if (!strcmp(id, "server")) {
-        /* A server without _Server (or a standalone one) is fine. */
-        if (!error || json_is_null(error)) {
-            db->server = json_object();
-            apply_updates(db->server, result);
-            check_server(db);
-        }
+        free(db->model);
+        db->model = model ? xstrdup(model) : NULL;
     } else if (!strncmp(id, "txn-", 4) && db == &local) {
         handle_txn_reply(msg);
     }
 }
 
-/* Inactivity probe: an echo after PROBE_MS of silence, give up after
- * DEAD_MS. */
-static void
-db_probe(struct db *db, long long now)
-{
-    if (now - db->last_rx >= DEAD_MS) {
-        db_disconnect(db, "no response to inactivity probe");
-    } else if (now - db->last_rx >= PROBE_MS && !db->echo_sent
-               && jrpc_is_connected(db->conn)) {
-        db->echo_sent = true;
-        db_send(db, jrpc_request("echo", json_array(), "echo"));
-    }
-}
-
-/* Connects 'db' when it is time, and runs the I/O of its connection. */
+/* Runs the session of 'db': on each new connection, monitors again (the
+ * replica is kept meanwhile, but nothing is reconciled from it). */
 static void
 db_run(struct db *db)
 {
-    struct pollfd pfd;
-    int error;
+    json_t *msg;
 
-    if (!db->conn) {
-        if (time_msec() >= db->next_try) {
-            db_connect(db);
+    ovsdb_rpc_run(db->rpc);
+    if (ovsdb_rpc_get_seqno(db->rpc) != db->seqno) {
+        db->seqno = ovsdb_rpc_get_seqno(db->rpc);
+        db->monitored = false;
+        free(db->model);
+        db->model = NULL;
+        if (db == &local) {
+            txn_pending = false;    /* A reply that never comes. */
         }
-        if (!db->conn) {
-            return;
+        if (ovsdb_rpc_is_ready(db->rpc)) {
+            db_monitor(db);
         }
     }
-
-    /* The client wants poll()'s revents: ask for them without waiting. */
-    pfd.fd = jrpc_fd(db->conn);
-    pfd.events = jrpc_poll_events(db->conn);
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) < 0 && errno != EINTR) {
-        ovs_fatal(errno, "poll");
-    }
-    error = jrpc_run(db->conn, pfd.revents);
-    if (error) {
-        db_disconnect(db, jrpc_strerror(error));
-        return;
-    }
-    while (db->conn) {
-        json_t *msg;
-
-        error = jrpc_recv(db->conn, &msg);
-        if (error == EAGAIN) {
-            break;
-        } else if (error) {
-            db_disconnect(db, error == EPROTO ? "received invalid JSON"
-                          : jrpc_strerror(error));
-            return;
-        }
-        db->last_rx = time_msec();
-        db->echo_sent = false;
+    while ((msg = ovsdb_rpc_recv(db->rpc))) {
         db_handle(db, msg);
         json_decref(msg);
-    }
-    if (db->conn) {
-        db_probe(db, time_msec());
     }
 }
 
 static void
 db_wait(struct db *db)
 {
-    if (!db->conn) {
-        poll_timer_wait_until(db->next_try);
-    } else {
-        long long probe = db->last_rx + PROBE_MS;
-
-        /* Past the probe time without an echo sent: still connecting. */
-        if (db->echo_sent || time_msec() >= probe) {
-            probe = db->last_rx + DEAD_MS;
-        }
-        poll_fd_wait(jrpc_fd(db->conn), jrpc_poll_events(db->conn));
-        poll_timer_wait_until(probe);
-    }
+    ovsdb_rpc_wait(db->rpc);
 }
 
 /* ------------------------------------------------------------------------
@@ -714,7 +738,7 @@ handle_txn_reply(json_t *msg)
     need_reconcile = true;
     last_txn_time = time_wall_msec();
     if (error && !json_is_null(error)) {
-        e = jrpc_error_text(error);
+        e = ovsdb_rpc_error_text(error);
     } else {
         e = ovsdb_txn_error(result, 0);
     }
@@ -827,7 +851,7 @@ reconcile(void)
 
             snprintf(id, sizeof id, "txn-%u", txn_seq++);
             txn_pending = true;
-            db_send(&local, jrpc_request("transact", ops, id));
+            db_send(&local, ovsdb_rpc_request("transact", ops, id));
         } else {
             in_sync = !plan.n_actions;
         }
@@ -886,63 +910,58 @@ struct sync_snapshot {
     size_t n_warnings;
 };
 
-/* What a remote's transport protects against: "unix", "ssl" and "ssh"
- * authenticate the server and protect the rows in flight; "tcp:" does
- * neither, which only loopback makes harmless. */
+/* sync/show's words for a transport's security. */
 static const char *
-remote_security(const char *remote)
+security_text(enum ovsdb_rpc_security sec)
 {
-    static const char *const loopback[] = {
-        "tcp:127.", "tcp:[::1]", "tcp:localhost:",
-    };
-
-    if (!strncmp(remote, "unix:", 5)) {
-        return "unix";
-    } else if (!strncmp(remote, "ssl:", 4)) {
-        return "ssl";
-    } else if (!strncmp(remote, "ssh:", 4)) {
-        return "ssh";
-    } else if (!strncmp(remote, "tcp:", 4)) {
-        for (size_t i = 0; i < ARRAY_SIZE(loopback); i++) {
-            if (!strncmp(remote, loopback[i], strlen(loopback[i]))) {
-                return "tcp (loopback)";
-            }
-        }
+    switch (sec) {
+    case OVSDB_RPC_SEC_TCP_LOOPBACK:
+        return "tcp (loopback)";
+    case OVSDB_RPC_SEC_INSECURE:
         return "insecure (tcp: outside loopback: anyone on the path can "
                "read and rewrite the rows)";
+    case OVSDB_RPC_SEC_NONE:
+    case OVSDB_RPC_SEC_UNIX:
+    case OVSDB_RPC_SEC_SSL:
+    case OVSDB_RPC_SEC_SSH:
+    default:
+        return ovsdb_rpc_security_name(sec);
     }
-    return "unknown";
 }
 
-/* The role of the server 'db' is connected to, from its _Server database,
- * or NULL if it did not say. */
+/* The role of the member 'db' is connected to: its model from _Server,
+ * and for a cluster whether it leads. */
 static const char *
 db_role(const struct db *db)
 {
-    json_t *row = db_server_row(db);
-    const char *model = json_string_value(json_object_get(row, "model"));
-
-    if (!model) {
-        return NULL;
-    } else if (!strcmp(model, "clustered")) {
-        return (ovsdb_datum_bool(json_object_get(row, "leader"))
-                ? "leader" : "follower");
+    if (db->model && strcmp(db->model, "clustered")) {
+        return db->model;       /* "standalone" or "relay". */
     }
-    return model;               /* "standalone" or "relay". */
+    return ovsdb_rpc_is_leader(db->rpc) ? "leader" : "follower";
 }
 
 static void
 show_db_take(const struct db *db, struct show_db *s)
 {
-    s->remotes = db->remotes_text;
-    s->connected = db->conn != NULL;
-    s->member = db->conn ? db_remote(db) : NULL;
-    s->role = db->conn ? db_role(db) : NULL;
-    s->security = remote_security(s->member ? s->member : db->remotes[0]);
+    bool connected = ovsdb_rpc_is_connected(db->rpc);
+    size_t n;
+    char **remotes = sync_split_remotes(ovsdb_rpc_remotes(db->rpc), &n);
+
+    s->remotes = ovsdb_rpc_remotes(db->rpc);
+    s->connected = connected;
+    s->member = connected ? ovsdb_rpc_member(db->rpc) : NULL;
+    s->role = connected && ovsdb_rpc_is_ready(db->rpc) ? db_role(db) : NULL;
+    s->security = security_text(connected ? ovsdb_rpc_security(db->rpc)
+                                : n ? ovsdb_rpc_remote_security(remotes[0])
+                                : OVSDB_RPC_SEC_NONE);
+    for (size_t i = 0; i < n; i++) {
+        free(remotes[i]);
+    }
+    free(remotes);
     s->monitored = db->monitored;
     s->since = db->since;
     s->last_update = db->last_update;
-    s->last_error = db->last_error;
+    s->last_error = ovsdb_rpc_last_error(db->rpc);
 }
 
 static struct show_port *
@@ -1185,7 +1204,7 @@ format_db(struct ds *out, const char *title, const char *db_name,
     if (registry_) {
         if (d->member) {
             ds_put_format(out, "  member: %s (%s)\n", d->member,
-                          d->role ? d->role : "role unknown");
+                          d->role ? d->role : "not ready yet");
         } else {
             ds_put_cstr(out, "  member: none\n");
         }
@@ -1288,8 +1307,10 @@ usage(void)
            "\n"
            "  --site=NAME           our site (default: the local\n"
            "                        Open_vSwitch:external_ids:ssh-tap-site)\n"
-           "  --registry=REMOTES    the registry: comma-separated unix:PATH\n"
-           "                        or tcp:HOST:PORT, tried in turn\n"
+           "  --registry=REMOTES    the registry: comma-separated unix:PATH,\n"
+           "                        ssh:[USER@]HOST[:PORT]:/SOCKET,\n"
+           "                        ssl:HOST:PORT or tcp:HOST:PORT, tried\n"
+           "                        in turn\n"
            "                        (default unix:$OVS_RUNDIR/%s)\n"
            "  --db=REMOTE           the local Open_vSwitch database\n"
            "                        (default unix:$OVS_RUNDIR/db.sock)\n"
@@ -1304,6 +1325,7 @@ usage(void)
            "  --unixctl=SOCKET      control socket (default\n"
            "                        $OVS_RUNDIR/%s.PID.ctl)\n",
            program_name, program_name, SYNC_REGISTRY_SOCKET, program_name);
+    ovsdb_rpc_options_usage();
     daemon_usage();
     vlog_usage();
     printf("\nOther options:\n"
@@ -1327,6 +1349,7 @@ parse_options(int argc, char *argv[])
         OPT_UNIXCTL,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
+        OVSDB_RPC_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
         {"site", required_argument, NULL, OPT_SITE},
@@ -1342,6 +1365,7 @@ parse_options(int argc, char *argv[])
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
         VLOG_LONG_OPTIONS,
+        OVSDB_RPC_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
@@ -1412,6 +1436,7 @@ parse_options(int argc, char *argv[])
 
         VLOG_OPTION_HANDLERS
         DAEMON_OPTION_HANDLERS
+        OVSDB_RPC_OPTION_HANDLERS
 
         case '?':
             exit(EXIT_FAILURE);
@@ -1421,6 +1446,7 @@ parse_options(int argc, char *argv[])
         }
     }
     free(short_options);
+    ovsdb_rpc_options_apply();
 
     if (optind < argc) {
         ovs_fatal(0, "unexpected argument \"%s\" (use --help for help)",
@@ -1441,25 +1467,27 @@ parse_options(int argc, char *argv[])
     }
 }
 
-/* Checks every remote of the comma-separated list 'remotes', given as
- * option 'option', before anything is opened. */
+/* Checks the remote list 'remotes', given as option 'option', before
+ * anything is opened. */
 static void
 check_remotes(const char *option, const char *remotes)
 {
+    char *error = ovsdb_rpc_verify_remotes(remotes);
     size_t n;
-    char **list = sync_split_remotes(remotes, &n);
+    char **list;
 
+    if (error) {
+        ovs_fatal(0, "%s: %s", option, error);
+    }
+    list = sync_split_remotes(remotes, &n);
     if (!n) {
         ovs_fatal(0, "%s: no remote given", option);
     }
     for (size_t i = 0; i < n; i++) {
-        const char *r = list[i];
-
-        if (!strncmp(r, "unix:", 5) ? !r[5]
-            : !strncmp(r, "tcp:", 4) ? !strchr(r + 4, ':')
-            : true) {
-            ovs_fatal(0, "%s: \"%s\": expected unix:PATH or tcp:HOST:PORT",
-                      option, r);
+        if (!strncmp(list[i], "ssl:", 4) && !stream_ssl_is_configured()) {
+            ovs_fatal(0, "%s: \"%s\" needs --private-key, --certificate "
+                      "and --ca-cert (or --bootstrap-ca-cert)", option,
+                      list[i]);
         }
         free(list[i]);
     }
@@ -1490,10 +1518,6 @@ main(int argc, char *argv[])
         "Port", "columns", "name", "interfaces", "external_ids", "protected",
         "Interface", "columns", "name", "type", "options", "external_ids",
         "error", "link_state", "status");
-    db_init(&local, "local database", "Open_vSwitch", opt_db, local_mon,
-            false);
-    db_init(&registry, "registry", "SSH_Tap", opt_registry,
-            json_pack("{s:{}}", "Site"), true);
 
     /* Before any connection is opened: the ssh: transport runs threads,
      * which do not survive the fork of --detach. */
@@ -1512,6 +1536,10 @@ main(int argc, char *argv[])
         unixctl_command_register("exit", "", 0, 0, sync_unixctl_exit, NULL);
         daemonize_complete();
     }
+
+    db_init(&local, "local database", "Open_vSwitch", opt_db, local_mon);
+    db_init(&registry, "registry", "SSH_Tap", opt_registry,
+            json_pack("{s:{}}", "Site"));
 
     VLOG_INFO("%s %s starting: site %s, registry %s, local database %s",
               program_name, SSH_TAP_VERSION,
