@@ -38,8 +38,8 @@ if [ -n "${MESH_SCALE:-}" ]; then
 else
     lib_declare_cases setup bad-options mesh-4-converge sync-show vlog-set \
         show-failed no-loops update-in-place dry-run once detach-pidfile \
-        monitor insecure-tcp restart-no-churn add-site del-site nat-site \
-        cluster-failover
+        monitor insecure-tcp restart-no-churn registry-restart add-site \
+        del-site nat-site cluster-failover
 fi
 lib_init
 
@@ -634,6 +634,54 @@ case_restart() {
     [ "$loss" = 0 ] || why "ping a1 -> d1 across the restart lost ${loss:-?}%: $(grep transmitted "$out")" || return
 }
 
+# changes_logged SITE: how many changes SITE's latest sync has logged.
+changes_logged() {
+    grep -Ec '\|INFO\|site [a-z]+: (add|delete|update) ' "$(sync_log "$1")"
+}
+
+# monitors_logged SITE: how many times SITE's latest sync has had the
+# registry's contents.
+monitors_logged() {
+    grep -c 'registry .*connected, monitoring' "$(sync_log "$1")"
+}
+
+# The registry's ovsdb-server restarts on the same database: every sync
+# reconnects and monitors again, and neither recreates nor changes a port.
+case_registry_restart() {
+    local s pid before after
+    local -A mon chg
+    need_mesh || return
+    before=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    for s in a b c d; do
+        mon[$s]=$(monitors_logged "$s")
+        chg[$s]=$(changes_logged "$s")
+    done
+    pid=$(cat "$REG_DIR/ovsdb-server.pid") || why "no registry pid file" || return
+    kill -TERM "$pid"
+    wait_until "the registry to stop" 10 lib_dead "$pid" || return
+    lib_spawn "ovsdb-server@registry-again" /dev/null "$REG_DIR/stderr.2" \
+        "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ovsdb-server.log" \
+        --pidfile="$REG_DIR/ovsdb-server.pid" \
+        --unixctl="$REG_DIR/ovsdb-server.ctl" \
+        --remote="punix:$REG_SOCK" "$REG_DIR/registry.db"
+    wait_until "the registry to listen again" 20 test -S "$REG_SOCK" || return
+    for s in a b c d; do
+        # shellcheck disable=SC2016
+        wait_until "the sync at $s to monitor the registry again" 20 eval \
+            '[ "$(monitors_logged "$s")" -gt "${mon[$s]}" ]' \
+            || why "$REASON: $(tail -n 3 "$(sync_log "$s")")" || return
+    done
+    sleep 0.5
+    for s in a b c d; do
+        [ "$(changes_logged "$s")" = "${chg[$s]}" ] \
+            || why "the sync at $s changed ports after the reconnection: $(tail -n 3 "$(sync_log "$s")")" \
+            || return
+    done
+    after=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    [ "$before" = "$after" ] \
+        || why "ports recreated: before [$before] after [$after]" || return
+}
+
 case_add_site() {
     local t0 t1
     need_mesh || return
@@ -896,6 +944,7 @@ run_case detach-pidfile case_detach
 run_case monitor case_monitor
 run_case insecure-tcp case_insecure_tcp
 run_case restart-no-churn case_restart
+run_case registry-restart case_registry_restart
 run_case add-site case_add_site
 run_case del-site case_del_site
 run_case nat-site case_nat_site
