@@ -92,7 +92,7 @@ struct db {
     const char *db_name;        /* "SSH_Tap" or "Open_vSwitch". */
     json_t *monitor_requests;   /* {TABLE: {"columns": [...]}}. */
     struct ovsdb_rpc *rpc;
-    unsigned int seqno;         /* Of 'rpc' when last (re)monitored. */
+    unsigned int seqno;         /* Of 'rpc' when last monitored. */
 
     bool monitored;             /* Replica up to date with the server. */
     bool plain_monitor;         /* The server has no monitor_cond_since. */
@@ -1316,8 +1316,9 @@ usage(void)
            "                        (default unix:$OVS_RUNDIR/db.sock)\n"
            "  --key=PATH            private key for the ports that dial\n"
            "                        (default $OVS_DBDIR/ssh-tap/id_ed25519)\n"
-           "  --known-hosts=PATH    options:known_hosts for far sites without\n"
-           "                        a host_key (default: the port's default)\n"
+           "  --known-hosts=PATH    options:known_hosts for far sites\n"
+           "                        without a host_key (default: the port's\n"
+           "                        default)\n"
            "  --once                converge once, then exit\n"
            "  --dry-run             print the plan, change nothing, exit\n"
            "  --timeout=SECS        with --once or --dry-run: give up after\n"
@@ -1442,7 +1443,7 @@ parse_options(int argc, char *argv[])
             exit(EXIT_FAILURE);
 
         default:
-            abort();
+            OVS_NOT_REACHED();
         }
     }
     free(short_options);
