@@ -18,6 +18,7 @@
 #                  risk; tcp: to 127.0.0.1 (inside b) has none.
 #   rotation       a dead remote first in the list: the next one is used;
 #                  nothing answering fails at once, not at the timeout.
+#   latency        MEASURE lines: one list-sites per transport, in ms.
 #
 # Needs root.  Usage: tests/system-ctl.sh.  SSH_TAP_CTL overrides the ctl.
 
@@ -28,7 +29,7 @@ SUITE=system-ctl
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-lib_declare_cases setup ssl ssl-bootstrap ssh tcp-insecure rotation
+lib_declare_cases setup ssl ssl-bootstrap ssh tcp-insecure rotation latency
 lib_init
 
 if ! why_not=$(lib_check_mesh); then
@@ -240,6 +241,31 @@ case_rotation() {
         || why "unexpected error: $out" || return
 }
 
+# A list-sites per transport, timed (the median of 5), as MEASURE lines.
+case_latency() {
+    local name db opts t0 t1 i ms
+    ssl_opts client ca
+    for name in unix ssh ssl tcp; do
+        case $name in
+            unix) db=unix:$REG_SOCK opts=() ;;
+            ssh) db=ssh:root@$ADDR_B:$REG_SOCK
+                 opts=(--ssh-key="$(site_client_key a)"
+                       --ssh-known-hosts="$(site_known_hosts a)") ;;
+            ssl) db=ssl:$ADDR_B:$SSL_PORT opts=("${SSL_OPTS[@]}") ;;
+            tcp) db=tcp:$ADDR_B:$TCP_PORT opts=() ;;
+        esac
+        ms=()
+        for i in 1 2 3 4 5; do
+            t0=$(now_ms)
+            ctl_a --db="$db" "${opts[@]}" list-sites >/dev/null \
+                || why "list-sites over $name failed" || return
+            t1=$(now_ms)
+            ms+=($((t1 - t0)))
+        done
+        echo "MEASURE: ctl-list-sites-$name-ms $(printf '%s\n' "${ms[@]}" | sort -n | sed -n 3p)"
+    done
+}
+
 run_case setup case_setup
 rc=$?
 if [ "$rc" -ne 0 ]; then
@@ -252,4 +278,5 @@ run_case ssl-bootstrap case_ssl_bootstrap
 run_case ssh case_ssh
 run_case tcp-insecure case_tcp_insecure
 run_case rotation case_rotation
+run_case latency case_latency
 lib_finish
