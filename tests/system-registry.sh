@@ -506,7 +506,7 @@ case_a() {
 
 # b. A pin to the wrong host key: refused, named, no port.
 case_b() {
-    local wrong right log t0 out rc
+    local wrong right out rc
     ssh-keygen -q -t ed25519 -N '' -f "$SCRATCH/not-a-key" || return
     wrong=$(ssh-keygen -lf "$SCRATCH/not-a-key.pub" | awk '{ print $2 }')
     right=$(site_hostkey_fp a)
@@ -528,6 +528,20 @@ case_b() {
             && REASON="ovs-ssh-tap-ctl refuses it, naming both fingerprints, but $REASON"
         return 77
     fi
+    case_b_sync "$wrong" "$right"
+    rc=$?
+    # Whatever happened, d leaves the registry and the mesh.
+    registry_ctl del-site d --if-exists
+    [ -n "${SYNC_PIDS[d]:-}" ] \
+        && wait_until "d's ports gone" 20 ports_are d ""
+    sync_stop d
+    return "$rc"
+}
+
+# case_b_sync WRONG RIGHT: site d's sync, pinned to WRONG and then to
+# RIGHT, the fingerprint of a's host key.
+case_b_sync() {
+    local wrong=$1 right=$2 log t0 w0 w1 c0 out used
     site_start d || why "site d did not start" || return
     switch_connect d "$(ul_ip d)" || why "underlay of site d" || return
     mkdir -p "$(site_dir d)/ssh"
@@ -545,13 +559,24 @@ case_b() {
         'grep "$wrong" "$log" | grep -q "$right"' \
         || why "$REASON: $(tail -n 5 "$log")" || return
     lib_log "refusal after $(measure_s $(( $(now_ms) - t0 ))) s: $(grep "$wrong" "$log" | head -n 1)"
-    # A second attempt, refused again (it must not give in on a retry).
+    c0=$(cpu_ticks "${SYNC_PIDS[d]}")
+    w0=$(now_ms)
+    # A second attempt, refused again (it must not give in on a retry):
+    # the login's own message, once per attempt.
     # shellcheck disable=SC2016
     wait_until "d's sync to be refused a second time" 30 eval \
-        '[ "$(grep "$wrong" "$log" | grep -c "$right")" -ge 2 ]' \
+        '[ "$(grep "stream_ssh" "$log" | grep "$wrong" | grep -c "$right")" -ge 2 ]' \
         || why "$REASON: $(tail -n 5 "$log")" || return
     ports_are d "" || why "d's sync created ports: $(sync_port_names d)" \
         || return
+    # Refused, it should wait without burning CPU.  Measured from the
+    # first refusal (clock ticks are 10 ms); not yet a check, as the sync
+    # spins there today (/work/helpers/bugs-regtest.md, bug 1).
+    w1=$(( w0 + 1500 ))
+    [ "$(now_ms)" -lt "$w1" ] && sleep "$(measure_s $(( w1 - $(now_ms) )))"
+    used=$(( ($(cpu_ticks "${SYNC_PIDS[d]}") - c0) * 10 ))
+    w1=$(( $(now_ms) - w0 ))
+    echo "MEASURE: registry-refused-sync-cpu-pct $(( used * 100 / w1 ))"
     if [ -n "$HAVE_SHOW" ]; then
         out=$(sync_show d)
         lib_log "site d sync/show: $out"
@@ -568,9 +593,6 @@ case_b() {
     wait_until "d's ports with the right pin" 30 ports_are d "st-a st-b st-c " \
         || why "$REASON: $(sync_port_names d); $(tail -n 3 "$(sync_log d)")" \
         || return
-    registry_ctl del-site d || why "del-site d" || return
-    wait_until "d's ports gone" 20 ports_are d "" || return
-    sync_stop d || why "stopping d's sync" || return
     if [ -z "$HAVE_SHOW" ]; then
         REASON="refused with both fingerprints in the log and no port, but $SHOW_WHY"
         return 77
@@ -595,6 +617,10 @@ case_c() {
         || return
     ! grep -q 'nothing to do\|add st-' <<< "$out" \
         || why "the registry answered a client from another CA: $out" || return
+    # ... for that reason, not another: the registry says so.
+    grep -q 'certificate verify failed' "$REG_DIR/ovsdb-server.log" \
+        || why "a client certificate from another CA failed, but the registry logged no 'certificate verify failed': $out" \
+        || return
     # ... and the right one works.
     ssl_opts b
     out=$(sync_oneshot b --dry-run --timeout=15 --registry="$(reg_ssl)" \
@@ -637,10 +663,21 @@ reconnects() {
     echo "reconnects=$(iface_get "$1" "$2" status:reconnects) links=$(iface_get "$1" "$2" status:links)"
 }
 
+# cpu_ticks PID: the user plus system time PID has used, in clock ticks.
+cpu_ticks() {
+    local stat rest
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    echo $(( ${12} + ${13} ))
+}
+
 # d. The registry host's sshd restarts.
 case_d() {
     local s before after cb ca n0 pid out=$SCRATCH/restart-ping loss
-    declare -A conns=()
+    local t0 t1 tk used
+    declare -A conns=() ticks=()
     need_mesh || return
     need_ssh || return
     for s in "${SITES[@]}"; do
@@ -654,14 +691,27 @@ case_d() {
         ping -i 0.2 -c 40 -W 2 "$(vm_ip c)"
     pid=$LAST_PID
     sleep 1
+    for s in "${SITES[@]}"; do
+        ticks[$s]=$(cpu_ticks "${SYNC_PIDS[$s]}")
+    done
+    tk=$(now_ms)
     sshd_kill a || return
     sleep 1
     sshd_restart a || return
+    t0=$(now_ms)
     for s in "${SITES[@]}"; do
         # shellcheck disable=SC2016
         wait_until "sync at $s to reconnect to the registry" 30 eval \
             '[ "$(sync_registry_connects "$s")" -gt "${conns[$s]}" ]' \
             || why "$REASON: $(tail -n 5 "$(sync_log "$s")")" || return
+    done
+    t1=$(now_ms)
+    echo "MEASURE: registry-sshd-restart-to-every-sync-back-s $(measure_s $((t1 - t0)))"
+    # Waiting for the registry should cost the syncs next to nothing; not
+    # yet a check, as they spin there today (bugs-regtest.md, bug 1).
+    for s in "${SITES[@]}"; do
+        used=$(( ($(cpu_ticks "${SYNC_PIDS[$s]}") - ticks[$s]) * 10 ))
+        echo "MEASURE: registry-outage-sync-$s-cpu-pct $(( used * 100 / (t1 - tk) ))"
     done
     wait_until "the ping across the restart to finish" 30 lib_dead "$pid" \
         || return
@@ -754,7 +804,7 @@ case_e() {
         || return
     # The operator fills the cluster with the same rows, so that moving
     # the syncs to it changes no port.
-    REGISTRY=$unix_list
+    local REGISTRY=$unix_list
     for s in "${SITES[@]}"; do
         registry_add_site "$s" || why "registering $s in the cluster" || return
     done
@@ -800,11 +850,12 @@ case_e() {
         "${ctl_opts[@]}" add-site e --may-exist --endpoint="$(ul_ip e)" \
         --login=root --host-key="$(site_hostkey_fp a)" \
         --rundir="$SCRATCH/site/e/run" || return
+    t1=$(now_ms)
+    echo "MEASURE: registry-raft-leader-kill-to-write-accepted-s $(measure_s $((t1 - t0)))"
     wait_until "st-e at every site" 30 st_e_everywhere \
         || why "$REASON: $(for s in "${SITES[@]}"; do echo "$s: $(sync_port_names "$s"); $(tail -n 3 "$(sync_log "$s")");"; done)" \
         || return
-    t1=$(now_ms)
-    echo "MEASURE: registry-raft-leader-kill-to-every-site-s $(measure_s $((t1 - t0)))"
+    echo "MEASURE: registry-raft-write-to-every-site-s $(measure_s $(( $(now_ms) - t1 )))"
     for s in "${SITES[@]}"; do
         lib_log "site $s after: $(grep -h 'registry' "$(sync_log "$s")" | tail -n 2 | tr '\n' ' ')"
         [ -n "$HAVE_SHOW" ] && lib_log "site $s sync/show: $(sync_show "$s")"
@@ -834,7 +885,7 @@ ro_start() {
         "${SITE_PREFIX[@]}" sh -c 'umask 0007 && exec "$@"' sh \
         "$OVSDB_SERVER" --no-chdir --log-file="$REG_DIR/ro.log" \
         --pidfile="$RO_DIR/ro.pid" --unixctl="$RO_DIR/ro.ctl" \
-        --remote="punix:$RO_SOCK" --sync-from="$REGISTRY" "$REG_DIR/ro.db"
+        --remote="punix:$RO_SOCK" --sync-from="unix:$REG_SOCK" "$REG_DIR/ro.db"
     wait_until "the read-only replica's socket" 20 test -S "$RO_SOCK" \
         || why "$REASON: $(cat "$REG_DIR/ro.stderr")" || return
 }
@@ -1014,7 +1065,8 @@ case_f() {
               "${SSH_OPTS[@]}")
     rc=$?
     lib_log "the sync through $REG_USER: rc $rc: $out"
-    [ "$rc" -eq 0 ] && grep -q 'nothing to do' <<< "$out" \
+    # A plan (b is on case e's cluster by now, whose rows differ).
+    [ "$rc" -eq 0 ] && grep -Eq '^(nothing to do|add|update|delete) ' <<< "$out" \
         || why "the sync through $REG_USER's account: rc $rc: $out" || return
 }
 
