@@ -25,6 +25,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef HAVE_OPENSSL
+#include <openssl/crypto.h>
+#endif
+
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
 #include "ovs-thread.h"
@@ -358,14 +362,79 @@ login_auth(struct login *l, ssh_session ssh, ssh_key key)
                      rc == SSH_AUTH_ERROR ? ssh_get_error(ssh) : "");
 }
 
-char *
-ssh_tap_login(const struct ssh_tap_login_params *p, ssh_session *sshp)
+/* Threads registered by ssh_tap_login_thread_add(). */
+static struct ovs_mutex threads_mutex = OVS_MUTEX_INITIALIZER;
+static struct ovs_list threads OVS_GUARDED_BY(threads_mutex)
+    = OVS_LIST_INITIALIZER(&threads);
+
+static void
+login_atexit(void)
+{
+    struct ssh_tap_login_thread *t;
+
+    ovs_mutex_lock(&threads_mutex);
+    LIST_FOR_EACH (t, node, &threads) {
+        t->stop(t->aux);
+    }
+    ovs_mutex_unlock(&threads_mutex);
+
+    long long int deadline = time_msec() + SSH_TAP_LOGIN_EXIT_WAIT_MS;
+    for (;;) {
+        ovs_mutex_lock(&threads_mutex);
+        size_t n = ovs_list_size(&threads);
+        ovs_mutex_unlock(&threads_mutex);
+        if (!n) {
+            break;
+        } else if (time_msec() >= deadline) {
+            VLOG_WARN("exiting with %"PRIuSIZE" SSH thread(s) still running",
+                      n);
+            break;
+        }
+        xnanosleep(5 * 1000 * 1000);
+    }
+}
+
+void
+ssh_tap_login_init(void)
 {
     static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
     if (ovsthread_once_start(&once)) {
         ssh_init();
+#ifdef HAVE_OPENSSL
+        /* Not 0 as options: with none, it returns before registering its
+         * exit handler. */
+        OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_CIPHERS
+                            | OPENSSL_INIT_ADD_ALL_DIGESTS, NULL);
+#endif
+        atexit(login_atexit);
         ovsthread_once_done(&once);
     }
+}
+
+void
+ssh_tap_login_thread_add(struct ssh_tap_login_thread *t,
+                         void (*stop)(void *aux), void *aux)
+{
+    t->stop = stop;
+    t->aux = aux;
+    ovs_mutex_lock(&threads_mutex);
+    ovs_list_push_back(&threads, &t->node);
+    ovs_mutex_unlock(&threads_mutex);
+}
+
+void
+ssh_tap_login_thread_remove(struct ssh_tap_login_thread *t)
+{
+    ovs_mutex_lock(&threads_mutex);
+    ovs_list_remove(&t->node);
+    ovs_mutex_unlock(&threads_mutex);
+}
+
+char *
+ssh_tap_login(const struct ssh_tap_login_params *p, ssh_session *sshp)
+{
+    /* Normally done already, on the main thread. */
+    ssh_tap_login_init();
 
     struct login l = { .p = p,
                        .peer = ssh_tap_login_peer(p->user, p->host,

@@ -38,6 +38,7 @@
 
 #include <libssh/libssh.h>
 
+#include "openvswitch/list.h"
 #include "ssh-tap-options.h"
 
 /* Seconds that one connect, key exchange, authentication or channel step
@@ -117,5 +118,37 @@ const char *ssh_tap_login_cipher(ssh_session ssh);
  * or that others may access.  Returns NULL and stores the key, or a
  * malloc()ed error. */
 char *ssh_tap_login_load_key(const char *path, ssh_key *keyp);
+
+/* Threads that use libssh, and process exit.
+ *
+ * libssh and OpenSSL free their state in exit handlers; a thread still
+ * inside them at that moment crashes the process on its way out.  So each
+ * thread that uses libssh is registered with a function that asks it to
+ * finish, and an exit handler of ours asks them all and waits, up to
+ * SSH_TAP_LOGIN_EXIT_WAIT_MS, until they have unregistered.
+ *
+ * ssh_tap_login_init() initialises libssh and OpenSSL and registers that
+ * handler.  Call it on the main thread before the first such thread starts
+ * (it is idempotent): exit() runs the handlers last registered first, and
+ * OpenSSL registers its own at its first initialisation, which would
+ * otherwise happen later, in a key exchange. */
+#define SSH_TAP_LOGIN_EXIT_WAIT_MS 3000
+
+struct ssh_tap_login_thread {
+    struct ovs_list node;
+    void (*stop)(void *aux);    /* Asks the thread to finish; must not
+                                 * block.  Called with an internal mutex
+                                 * held, so that the thread cannot
+                                 * unregister (and free 'aux') meanwhile. */
+    void *aux;
+};
+
+void ssh_tap_login_init(void);
+
+/* Registers 't' (owned by the caller) before its thread starts, and
+ * unregisters it as the thread's last use of 'aux'. */
+void ssh_tap_login_thread_add(struct ssh_tap_login_thread *t,
+                              void (*stop)(void *aux), void *aux);
+void ssh_tap_login_thread_remove(struct ssh_tap_login_thread *t);
 
 #endif /* ssh-tap-login.h */

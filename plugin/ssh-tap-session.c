@@ -119,16 +119,21 @@ struct ssh_tap_session {
     char *host_key OVS_GUARDED; /* "SHA256:..." of the last server seen. */
     char *cipher OVS_GUARDED;
     unsigned int reconnects OVS_GUARDED;
+
+    struct ssh_tap_login_thread guard; /* Stops the thread at exit(). */
 };
 
 static void *session_thread(void *);
 static void session_unref(struct ssh_tap_session *);
+static void session_stop(void *);
 
 /* Creates a session for the active ssh-tap port 'ifname' with 'opts' and
  * starts its thread, which starts connecting at once. */
 struct ssh_tap_session *
 ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
 {
+    ssh_tap_login_init();
+
     struct ssh_tap_session *s = xzalloc(sizeof *s);
     ovs_refcount_init(&s->ref);
     ovs_refcount_ref(&s->ref);
@@ -140,6 +145,7 @@ ssh_tap_session_create(const char *ifname, const struct ssh_tap_options *opts)
     ovs_mutex_init(&s->mutex);
     s->state = S_CONNECTING;
     s->link_fd = -1;
+    ssh_tap_login_thread_add(&s->guard, session_stop, s);
 
     /* Detached: the thread frees what it holds when it finishes and nobody
      * waits for it, so that destroying a port never blocks on a slow
@@ -176,6 +182,19 @@ ssh_tap_session_destroy(struct ssh_tap_session *s)
     ovs_mutex_unlock(&s->mutex);
     latch_set(&s->latch);
     session_unref(s);
+}
+
+/* At exit(): makes the thread finish, as ssh_tap_session_destroy() does,
+ * but leaves the owner's reference alone. */
+static void
+session_stop(void *s_)
+{
+    struct ssh_tap_session *s = s_;
+
+    ovs_mutex_lock(&s->mutex);
+    s->exiting = true;
+    ovs_mutex_unlock(&s->mutex);
+    latch_set(&s->latch);
 }
 
 static void
@@ -709,7 +728,12 @@ session_attempt(struct ssh_tap_session *s, struct reconnect *fsm)
     int mine = -1, theirs = -1;
 
     char *error = session_connect(s, &ssh, &channel);
-    if (error) {
+    if (error && session_exiting(s)) {
+        /* Interrupted because the port is going away: nothing to say. */
+        free(error);
+        reconnect_connect_failed(fsm, time_msec(), ECONNABORTED);
+        return ECONNABORTED;
+    } else if (error) {
         session_set_error(s, error);
         reconnect_connect_failed(fsm, time_msec(), ECONNREFUSED);
         return ECONNREFUSED;
@@ -813,6 +837,7 @@ session_thread(void *s_)
     }
 
     reconnect_destroy(fsm);
+    ssh_tap_login_thread_remove(&s->guard);
     session_unref(s);
     return NULL;
 }

@@ -24,9 +24,9 @@
  *
  * The state the two sides share (struct ssh_link) is reference counted:
  * the stream drops its reference when it is closed, the pump when it
- * finishes, so that closing never waits for a login in progress.  An exit
- * handler stops every pump still running before the process exits, so that
- * libssh and OpenSSL are not torn down under a thread still using them. */
+ * finishes, so that closing never waits for a login in progress.  Each
+ * pump is registered with ssh-tap-login.c's exit handler, which stops it
+ * before libssh and OpenSSL are torn down at exit(). */
 
 #include <config.h>
 #include "stream-ssh.h"
@@ -41,13 +41,9 @@
 #include <unistd.h>
 
 #include <libssh/libssh.h>
-#ifdef HAVE_OPENSSL
-#include <openssl/crypto.h>
-#endif
 
 #include "dirs.h"
 #include "latch.h"
-#include "openvswitch/list.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/util.h"
 #include "openvswitch/vlog.h"
@@ -68,9 +64,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* Size of each direction's copy buffer in the pump. */
 #define PUMP_BUF 65536
-
-/* How long the exit handler waits for the pumps to finish. */
-#define EXIT_WAIT_MS 3000
 
 /* Name parsing. */
 
@@ -196,7 +189,7 @@ enum link_state {
 
 struct ssh_link {
     struct ovs_refcount ref;    /* One for the stream, one for the pump. */
-    struct ovs_list node;       /* In 'all_links', while the pump runs. */
+    struct ssh_tap_login_thread guard; /* Stops the pump at exit(). */
 
     /* Set at creation, then read-only. */
     char *name;                 /* The stream's name, for logs. */
@@ -226,11 +219,6 @@ struct ssh_link {
 static struct ovs_mutex reasons_mutex = OVS_MUTEX_INITIALIZER;
 static struct smap last_reasons OVS_GUARDED_BY(reasons_mutex)
     = SMAP_INITIALIZER(&last_reasons);
-
-/* Pumps still running, for the exit handler. */
-static struct ovs_mutex links_mutex = OVS_MUTEX_INITIALIZER;
-static struct ovs_list all_links OVS_GUARDED_BY(links_mutex)
-    = OVS_LIST_INITIALIZER(&all_links);
 
 static void
 link_unref(struct ssh_link *link)
@@ -272,6 +260,12 @@ link_set_exiting(struct ssh_link *link)
     link->exiting = true;
     ovs_mutex_unlock(&link->mutex);
     latch_set(&link->exit_latch);
+}
+
+static void
+link_stop(void *link)
+{
+    link_set_exiting(link);
 }
 
 /* Records that the link is done: 'error' (0 after a connection that was
@@ -498,37 +492,9 @@ pump_main(void *link_)
     close(link->pump_fd);
     link->pump_fd = -1;
 
-    ovs_mutex_lock(&links_mutex);
-    ovs_list_remove(&link->node);
-    ovs_mutex_unlock(&links_mutex);
+    ssh_tap_login_thread_remove(&link->guard);
     link_unref(link);
     return NULL;
-}
-
-/* Before the process exits, stops every pump still running and waits for
- * them (briefly): a thread inside libssh or OpenSSL while their own exit
- * handlers free their state would crash the process on its way out. */
-static void
-stream_ssh_atexit(void)
-{
-    struct ssh_link *link;
-
-    ovs_mutex_lock(&links_mutex);
-    LIST_FOR_EACH (link, node, &all_links) {
-        link_set_exiting(link);
-    }
-    ovs_mutex_unlock(&links_mutex);
-
-    long long int deadline = time_msec() + EXIT_WAIT_MS;
-    for (;;) {
-        ovs_mutex_lock(&links_mutex);
-        bool empty = ovs_list_is_empty(&all_links);
-        ovs_mutex_unlock(&links_mutex);
-        if (empty || time_msec() >= deadline) {
-            break;
-        }
-        xnanosleep(5 * 1000 * 1000);
-    }
 }
 
 /* The stream class. */
@@ -655,7 +621,6 @@ default_user(void)
 int
 stream_ssh_open(const char *name, struct stream **streamp)
 {
-    static struct ovsthread_once once = OVSTHREAD_ONCE_INITIALIZER;
     struct stream_ssh_name n;
     int fds[2];
 
@@ -684,21 +649,8 @@ stream_ssh_open(const char *name, struct stream **streamp)
     set_nonblocking(fds[0]);
     set_nonblocking(fds[1]);
 
-    if (ovsthread_once_start(&once)) {
-        /* exit() runs the handlers last registered first.  OpenSSL
-         * registers its cleanup when it is first initialised, which libssh
-         * leaves to the first key exchange, in a pump: do it here, so that
-         * our handler, registered after it, stops the pumps before OpenSSL
-         * frees what they use. */
-        ssh_init();
-#ifdef HAVE_OPENSSL
-        /* Options nonzero: with none, it returns before registering. */
-        OPENSSL_init_crypto(OPENSSL_INIT_ADD_ALL_CIPHERS
-                            | OPENSSL_INIT_ADD_ALL_DIGESTS, NULL);
-#endif
-        atexit(stream_ssh_atexit);
-        ovsthread_once_done(&once);
-    }
+    /* Before the first pump: see ssh-tap-login.h on exit(). */
+    ssh_tap_login_init();
 
     struct ssh_link *link = xzalloc(sizeof *link);
     ovs_refcount_init(&link->ref);
@@ -730,10 +682,7 @@ stream_ssh_open(const char *name, struct stream **streamp)
     s->link = link;
     s->fd = fds[0];
 
-    ovs_mutex_lock(&links_mutex);
-    ovs_list_push_back(&all_links, &link->node);
-    ovs_mutex_unlock(&links_mutex);
-
+    ssh_tap_login_thread_add(&link->guard, link_stop, link);
     pthread_t thread = ovs_thread_create("ssh_stream", pump_main, link);
     pthread_detach(thread);
 
