@@ -381,8 +381,6 @@ flush(struct ovsdb_rpc *rpc)
             return -n;
         }
         rpc->out_ofs += n;
-        /* Only bytes that left a queue count as activity: a stalled
-         * connection takes a lot before send() blocks. */
     }
     rpc->out_len = rpc->out_ofs = 0;
     return 0;
@@ -687,6 +685,8 @@ ovsdb_rpc_run(struct ovsdb_rpc *rpc)
             set_error(rpc, "%s", ovs_strerror(error));
             disconnect(rpc, error);
         } else {
+            /* Only bytes that had waited in the queue count as activity:
+             * a stalled connection takes a lot before send() blocks. */
             if (rpc->out_len - rpc->out_ofs < backlog) {
                 reconnect_activity(rpc->reconnect, time_msec());
             }
