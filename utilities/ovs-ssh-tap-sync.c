@@ -98,7 +98,6 @@ struct db {
     bool plain_monitor;         /* The server has no monitor_cond_since. */
     json_t *tables;             /* {TABLE: {UUID: ROW}}. */
     char *last_txn_id;          /* For monitor_cond_since, or NULL. */
-    char *model;                /* _Server's "model" of the member. */
 
     /* For sync/show: wall-clock times in ms (0: never). */
     long long since;            /* The monitor's initial contents. */
@@ -146,7 +145,6 @@ db_destroy(struct db *db)
     json_decref(db->tables);
     json_decref(db->monitor_requests);
     free(db->last_txn_id);
-    free(db->model);
     memset(db, 0, sizeof *db);
 }
 
@@ -165,9 +163,7 @@ db_send(struct db *db, json_t *msg)
     }
 }
 
-/* Asks for the monitor and, for the registry, for the member's model
- * (standalone or clustered), which sync/show prints.  monitor_cond_since
- * with the last transaction id seen lets a server that keeps history send
+/* Asks for the monitor.  monitor_cond_since with the last transaction id seen lets a server that keeps history send
  * only what changed while we were away; others send everything, which
  * reconcile() diffs against the ports as always. */
 static void
@@ -192,13 +188,6 @@ db_monitor(struct db *db)
                             : "00000000-0000-0000-0000-000000000000"));
         db_send(db, ovsdb_rpc_request("monitor_cond_since", params,
                                       "monitor"));
-    }
-    if (db == &registry) {
-        params = json_pack("[s, {s:s, s:s, s:[[s, s, s]], s:[s]}]",
-                           "_Server", "op", "select", "table", "Database",
-                           "where", "name", "==", db->db_name,
-                           "columns", "model");
-        db_send(db, ovsdb_rpc_request("transact", params, "model"));
     }
 }
 
@@ -442,13 +431,6 @@ db_handle(struct db *db, json_t *msg)
         /* A notification we do not know, or a reply we did not ask for. */
     } else if (!strcmp(id, "monitor")) {
         db_handle_monitor(db, result, json_object_get(msg, "error"));
-    } else if (!strcmp(id, "model")) {
-        json_t *rows = json_object_get(json_array_get(result, 0), "rows");
-        const char *model = json_string_value(
-            json_object_get(json_array_get(rows, 0), "model"));
-
-        free(db->model);
-        db->model = model ? xstrdup(model) : NULL;
     } else if (!strncmp(id, "txn-", 4) && db == &local) {
         handle_txn_reply(msg);
     }
@@ -465,8 +447,6 @@ db_run(struct db *db)
     if (ovsdb_rpc_get_seqno(db->rpc) != db->seqno) {
         db->seqno = ovsdb_rpc_get_seqno(db->rpc);
         db->monitored = false;
-        free(db->model);
-        db->model = NULL;
         if (db == &local) {
             txn_pending = false;    /* A reply that never comes. */
         }
@@ -914,30 +894,10 @@ struct sync_snapshot {
 static const char *
 security_text(enum ovsdb_rpc_security sec)
 {
-    switch (sec) {
-    case OVSDB_RPC_SEC_TCP_LOOPBACK:
-        return "tcp (loopback)";
-    case OVSDB_RPC_SEC_INSECURE:
-        return "insecure (tcp: outside loopback: anyone on the path can "
-               "read and rewrite the rows)";
-    case OVSDB_RPC_SEC_NONE:
-    case OVSDB_RPC_SEC_UNIX:
-    case OVSDB_RPC_SEC_SSL:
-    case OVSDB_RPC_SEC_SSH:
-    default:
-        return ovsdb_rpc_security_name(sec);
-    }
-}
-
-/* The role of the member 'db' is connected to: its model from _Server,
- * and for a cluster whether it leads. */
-static const char *
-db_role(const struct db *db)
-{
-    if (db->model && strcmp(db->model, "clustered")) {
-        return db->model;       /* "standalone" or "relay". */
-    }
-    return ovsdb_rpc_is_leader(db->rpc) ? "leader" : "follower";
+    return (sec == OVSDB_RPC_SEC_INSECURE
+            ? "insecure (tcp: outside loopback: anyone on the path can read "
+              "and rewrite the rows)"
+            : ovsdb_rpc_security_name(sec));
 }
 
 static void
@@ -950,7 +910,7 @@ show_db_take(const struct db *db, struct show_db *s)
     s->remotes = ovsdb_rpc_remotes(db->rpc);
     s->connected = connected;
     s->member = connected ? ovsdb_rpc_member(db->rpc) : NULL;
-    s->role = connected && ovsdb_rpc_is_ready(db->rpc) ? db_role(db) : NULL;
+    s->role = ovsdb_rpc_role(db->rpc);
     s->security = security_text(connected ? ovsdb_rpc_security(db->rpc)
                                 : n ? ovsdb_rpc_remote_security(remotes[0])
                                 : OVSDB_RPC_SEC_NONE);
