@@ -569,14 +569,16 @@ case_b_sync() {
         || why "$REASON: $(tail -n 5 "$log")" || return
     ports_are d "" || why "d's sync created ports: $(sync_port_names d)" \
         || return
-    # Refused, it should wait without burning CPU.  Measured from the
-    # first refusal (clock ticks are 10 ms); not yet a check, as the sync
-    # spins there today (/work/helpers/bugs-regtest.md, bug 1).
+    # Refused, it should wait without burning CPU: at most a fifth of the
+    # wall time, measured from the first refusal (clock ticks are 10 ms).
     w1=$(( w0 + 1500 ))
     [ "$(now_ms)" -lt "$w1" ] && sleep "$(measure_s $(( w1 - $(now_ms) )))"
     used=$(( ($(cpu_ticks "${SYNC_PIDS[d]}") - c0) * 10 ))
     w1=$(( $(now_ms) - w0 ))
     echo "MEASURE: registry-refused-sync-cpu-pct $(( used * 100 / w1 ))"
+    [ $(( used * 5 )) -le "$w1" ] \
+        || why "d's refused sync used $used ms of CPU in the $w1 ms after the refusal" \
+        || return
     if [ -n "$HAVE_SHOW" ]; then
         out=$(sync_show d)
         lib_log "site d sync/show: $out"
@@ -707,11 +709,14 @@ case_d() {
     done
     t1=$(now_ms)
     echo "MEASURE: registry-sshd-restart-to-every-sync-back-s $(measure_s $((t1 - t0)))"
-    # Waiting for the registry should cost the syncs next to nothing; not
-    # yet a check, as they spin there today (bugs-regtest.md, bug 1).
+    # Waiting for the registry should cost the syncs next to nothing: at
+    # most a fifth of the outage in CPU.
     for s in "${SITES[@]}"; do
         used=$(( ($(cpu_ticks "${SYNC_PIDS[$s]}") - ticks[$s]) * 10 ))
         echo "MEASURE: registry-outage-sync-$s-cpu-pct $(( used * 100 / (t1 - tk) ))"
+        [ $(( used * 5 )) -le $(( t1 - tk )) ] \
+            || why "the sync at $s used $used ms of CPU in a $(( t1 - tk )) ms registry outage" \
+            || return
     done
     wait_until "the ping across the restart to finish" 30 lib_dead "$pid" \
         || return

@@ -1534,7 +1534,6 @@ main(int argc, char *argv[])
                          txn_failures);
                 exit(EXIT_FAILURE);
             }
-            ready = false;
         }
         if (deadline && time_msec() >= deadline) {
             VLOG_ERR("not converged after %d s, giving up", opt_timeout_s);
@@ -1546,7 +1545,12 @@ main(int argc, char *argv[])
         }
         db_wait(&local);
         db_wait(&registry);
-        if (ready || need_reconcile) {
+        /* Wake for a retry only when a reconcile could run then: while a
+         * database is not monitored yet, or a transaction is in flight,
+         * db_wait() wakes us, and waiting on a 'retry_at' in the past
+         * would spin. */
+        if (need_reconcile && !txn_pending && local.monitored
+            && registry.monitored) {
             poll_timer_wait_until(retry_at);
         }
         if (deadline) {
