@@ -395,7 +395,8 @@ case_start() {
         || return
     pid=$(cat "$RUNDIR"/ovs-vswitchd.pid)
     exe=$(readlink -f "/proc/$pid/exe")
-    [ "$exe" = "$VARIANT" ] || why "the running ovs-vswitchd is $exe" || return
+    # By content: on overlayfs /proc/PID/exe may name the upper layer's file.
+    cmp -s "/proc/$pid/exe" "$VARIANT" || why "the running ovs-vswitchd is $exe" || return
     wait_until 20 sh -c \
         "ovs-vsctl --timeout=5 get Open_vSwitch . iface_types | grep -q ssh-tap" \
         || why "ssh-tap not in Open_vSwitch:iface_types" || return

@@ -382,7 +382,10 @@ case_setup() {
 # stays away for SSHD_DOWN_S seconds (long enough for the backoff to reach
 # max_backoff), and comes back.
 case_sshd_restart() {
-    local count=$SCRATCH/c1.count recv send t_kill t0 size=$((300 * 1024 * 1024)) n
+    # 60 chunks of 5 MiB, 0.1 s apart: the transfer lasts at least 6 s
+    # however fast the link is, so sshd dies in the middle of it.
+    local count=$SCRATCH/c1.count recv send t_kill t0 n rc
+    local chunks=60 size=$((60 * 5 * 1024 * 1024))
     prologue || return
     lib_spawn nc-recv "$count" "$SCRATCH/c1.recv.err" \
         ip netns exec "$(vm_ns b1)" timeout 200 sh -c "nc -l $B1_V4 5001 | wc -c"
@@ -390,12 +393,14 @@ case_sshd_restart() {
     wait_until "nc listening in b1" 10 port_listening b1 5001 || return
     lib_spawn nc-send /dev/null "$SCRATCH/c1.send.err" \
         ip netns exec "$(vm_ns a1)" timeout 180 \
-        sh -c "head -c $size /dev/zero | nc -N $B1_V4 5001"
+        sh -c "for i in \$(seq $chunks); do head -c 5M /dev/zero; sleep 0.1; done | nc -N $B1_V4 5001"
     send=$LAST_PID
     sleep 1.5
-    lib_alive "$send" \
-        || why "the transfer ended before sshd was killed: $(cat "$SCRATCH/c1.send.err")" \
-        || return
+    if ! lib_alive "$send"; then
+        rc=0; wait "$send" || rc=$?
+        why "the transfer ended (exit $rc) before sshd was killed: $(cat "$SCRATCH/c1.send.err"); receiver: $(cat "$SCRATCH/c1.recv.err" "$count" 2>/dev/null)"
+        return
+    fi
 
     sshd_kill b || return
     t_kill=$(now_ms)

@@ -399,9 +399,11 @@ appctl_named() {
         -t ovs-ssh-tap-sync "$@"
 }
 
-# pid_is_sync PID: PID runs the sync's binary.
+# pid_is_sync PID: PID runs the sync's binary.  Compared by content, not
+# path: on overlayfs (the Debian 13 CI root) /proc/PID/exe names the file
+# in the upper layer, not the path it was started by.
 pid_is_sync() {
-    [ "$(readlink -f "/proc/$1/exe")" = "$(readlink -f "$SSH_TAP_SYNC")" ]
+    cmp -s "/proc/$1/exe" "$SSH_TAP_SYNC"
 }
 
 # --detach --pidfile: the command returns once the daemon is ready, the

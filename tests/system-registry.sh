@@ -483,15 +483,16 @@ case_a() {
     need_ssh || { REASON="$REASON (the mesh came up over unix: instead)"; return 77; }
 
     # The registry's clients are sshd (a's, for the three channels), not
-    # the syncs themselves.
+    # the syncs themselves.  OpenSSH 9.8 and later run each session in
+    # sshd-session (Debian 13), older ones in a forked sshd.
     # shellcheck disable=SC2016
     wait_until "three syncs connected through a's sshd" 10 eval \
-        '[ "$(reg_client_procs | grep -c "^sshd$")" -ge 3 ]' \
+        '[ "$(reg_client_procs | grep -Ec "^sshd(-session)?$")" -ge 3 ]' \
         || why "$REASON: the registry's clients: $(reg_client_procs | tr '\n' ' ')" \
         || return
     procs=$(reg_client_procs | tr '\n' ' ')
     lib_log "registry clients: $procs"
-    n=$(reg_client_procs | grep -vc '^sshd$')
+    n=$(reg_client_procs | grep -Evc '^sshd(-session)?$')
     [ "$n" -eq 0 ] || why "registry has clients other than sshd: $procs" \
         || return
     if [ -n "$HAVE_SHOW" ]; then
