@@ -87,6 +87,12 @@ root_fresh() {
 
 build_root() {
     local t0=$SECONDS
+    if ! command -v mmdebstrap >/dev/null; then
+        log "installing mmdebstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+                   --no-install-recommends mmdebstrap >/dev/null
+    fi
     log "building the Debian 13 root in $BASE (mmdebstrap, $MIRROR)"
     rm -rf "$BASE.tmp"
     # minbase: what every Debian machine has; bootstrap.sh must bring the
