@@ -73,7 +73,9 @@ fi
 
 mkdir -p "$ROOTS" "$APT_CACHE/partial"
 
-# One run at a time per cache directory: the root may be rebuilt under it.
+# The root is checked and rebuilt under an exclusive lock, then used under
+# a shared one: runs go side by side, and a rebuild waits until none is
+# using the old root.
 exec 8>"$ROOTS/.debian13-ci.lock"
 flock 8
 
@@ -120,6 +122,7 @@ else
     build_root
 fi
 [ "$ROOT_ONLY" = 0 ] || exit 0
+flock -s 8
 
 # ---------------------------------------------------------------------------
 # The run: an overlay on the root, the mounts, the clone.
