@@ -11,7 +11,8 @@
 #      installs, the Open vSwitch build, the tests' files all go there), and
 #      mounts /proc, /sys, /dev, /dev/pts and a fresh /run (so that
 #      "ip netns" has a /run/netns of its own) inside.  Only the downloaded
-#      .debs are kept between runs, as apt's own cache.
+#      .debs (apt's own cache) and the Open vSwitch builds (bootstrap.sh's
+#      cache, /var/cache/ovs-ssh-tap inside) are kept between runs.
 #   3. Clones the commit checked out here (git clone: committed work only,
 #      not the working tree) into /root/ovs-ssh-tap inside, and runs there,
 #      as root: build-aux/bootstrap.sh && make check, then
@@ -45,6 +46,7 @@ SUITE=trixie
 # The cached root, and apt's cache of .debs shared by the runs.
 BASE=$ROOTS/debian13-ci
 APT_CACHE=$ROOTS/debian13-ci-apt
+OVS_CACHE=$ROOTS/debian13-ci-ovs
 
 log() { printf 'debian13: %s\n' "$*" >&2; }
 
@@ -185,6 +187,10 @@ do_mount "$MNT/dev" --bind /dev
 do_mount "$MNT/dev/pts" --bind /dev/pts
 do_mount "$MNT/run" -t tmpfs -o mode=0755,nosuid,nodev tmpfs
 do_mount "$MNT/var/cache/apt/archives" --bind "$APT_CACHE"
+# The Open vSwitch build cache of bootstrap.sh (keyed by version and hash)
+# is kept between runs too, like the host's.
+mkdir -p "$OVS_CACHE" "$MNT/var/cache/ovs-ssh-tap"
+do_mount "$MNT/var/cache/ovs-ssh-tap" --bind "$OVS_CACHE"
 # Name resolution for apt: the host's, in the throw-away layer.
 cp -L /etc/resolv.conf "$MNT/etc/resolv.conf"
 # Debian's installer writes these; a container-built root lacks them.
