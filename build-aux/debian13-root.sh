@@ -25,13 +25,14 @@
 #
 # usage: build-aux/debian13-root.sh [--root-only] [STAGE...]
 #   STAGE: bootstrap, check, check-deb, demo (default: the last three, in
-#   that order)
+#   that order), or bench (make bench, only when asked for; quiet machine)
 #   --root-only   build or refresh the cached root, and stop
 # environment:
 #   OVS_SSH_TAP_ROOTS  cache directory (default /var/cache/ovs-ssh-tap/roots)
 #   DEBIAN_MIRROR      default http://deb.debian.org/debian
 #   ROOT_MAX_AGE_DAYS  rebuild the root when older (default 7)
 #   MAKE_ARGS          extra arguments for make check (e.g. TESTS_ARGS=...)
+#   BENCH_ARGS         extra arguments for make bench (e.g. QUICK=1)
 #
 # Prints "debian13: STAGE: PASS|FAIL (Ns)" per stage; exits non-zero if any
 # stage failed.
@@ -60,7 +61,7 @@ STAGES=()
 for arg; do
     case $arg in
         --root-only) ROOT_ONLY=1 ;;
-        bootstrap|check|check-deb|demo) STAGES+=("$arg") ;;
+        bootstrap|check|check-deb|demo|bench) STAGES+=("$arg") ;;
         -h|--help) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) echo "$0: unknown argument $arg" >&2; exit 2 ;;
     esac
@@ -244,6 +245,9 @@ for s in "${STAGES[@]}"; do
             ;;
         demo)
             stage demo "build-aux/bootstrap.sh && make demo" || true
+            ;;
+        bench)
+            stage bench "build-aux/bootstrap.sh && make bench ${BENCH_ARGS:-}" || true
             ;;
     esac
 done
