@@ -19,6 +19,7 @@ ASAN_CFLAGS = -g -O1 $(ASAN_SAN_FLAGS)
 ASAN_OBJDIR = tests/asan-obj
 ASAN_PLUGIN_HDRS = \
 	$(top_srcdir)/plugin/netdev-ssh-tap.h \
+	$(top_srcdir)/plugin/ssh-tap-link.h \
 	$(top_srcdir)/plugin/ssh-tap-login.h \
 	$(top_srcdir)/plugin/ssh-tap-options.h \
 	$(top_srcdir)/plugin/ssh-tap-proto.h \
@@ -29,6 +30,7 @@ ASAN_OBJS = \
 	$(ASAN_OBJDIR)/ssh-tap-options.o \
 	$(ASAN_OBJDIR)/ssh-tap-login.o \
 	$(ASAN_OBJDIR)/ssh-tap-session.o \
+	$(ASAN_OBJDIR)/ssh-tap-link.o \
 	$(ASAN_OBJDIR)/ssh-tap-proto.o
 
 # The same compile commands as the Makefile's, plus ASan.
@@ -39,12 +41,15 @@ ASAN_COMPILE = $(CC) $(DEFS) $(AM_CPPFLAGS) $(CPPFLAGS) $(AM_CFLAGS) \
 $(ASAN_OBJDIR)/%.o: $(top_srcdir)/plugin/%.c $(ASAN_PLUGIN_HDRS)
 	@mkdir -p $(ASAN_OBJDIR)
 	$(ASAN_COMPILE) -c -o $@ $<
-# The frame codec is built without OVS's include paths (see Makefile.am).
-$(ASAN_OBJDIR)/ssh-tap-proto.o: $(top_srcdir)/plugin/ssh-tap-proto.c \
+# The frame codec and the protocol endpoint are built without OVS's include
+# paths (see Makefile.am).
+$(ASAN_OBJDIR)/ssh-tap-proto.o $(ASAN_OBJDIR)/ssh-tap-link.o: \
+		$(ASAN_OBJDIR)/%.o: $(top_srcdir)/plugin/%.c \
+		$(top_srcdir)/plugin/ssh-tap-link.h \
 		$(top_srcdir)/plugin/ssh-tap-proto.h
 	@mkdir -p $(ASAN_OBJDIR)
 	$(CC) -I$(top_srcdir)/plugin $(AM_CFLAGS) $(CFLAGS) $(ASAN_CFLAGS) \
-	  -c -o $@ $(top_srcdir)/plugin/ssh-tap-proto.c
+	  -c -o $@ $<
 
 # The link line of plugin/ovs-vswitchd-ssh-tap, with our ASan objects in
 # place of plugin/ssh-tap-main.o and the two plugin libraries.

@@ -25,16 +25,24 @@
  * within the message, a printable NUL-terminated software string, HELLO and
  * echo surviving a re-encode).
  *
+ * The same input then goes through the protocol endpoint (ssh-tap-link.c),
+ * in reads whose sizes the input itself picks, and the target aborts if the
+ * endpoint's verdict (closed or not), frames or drops differ from those of
+ * the receiver written out here, or if what it queues for the peer is not a
+ * sequence of well-formed messages.
+ *
  * Build and run (the seeds are in tests/fuzz-corpus/proto/):
  *
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -Iplugin \
- *         tests/fuzz-proto.c plugin/ssh-tap-proto.c -o fuzz-proto
+ *         tests/fuzz-proto.c plugin/ssh-tap-proto.c plugin/ssh-tap-link.c \
+ *         -o fuzz-proto
  *     mkdir -p /tmp/corpus && \
  *         ./fuzz-proto -max_total_time=30 /tmp/corpus tests/fuzz-corpus/proto
  *
  * (New inputs go to the first directory, so the committed seeds stay as
  * they are.) */
 
+#include "ssh-tap-link.h"
 #include "ssh-tap-proto.h"
 
 #include <stdlib.h>
@@ -93,15 +101,104 @@ check_echo(const struct stap_msg *msg)
     ASSERT(stap_echo_value(&reply) == value);
 }
 
+/* What a receiver made of one input. */
+struct verdict {
+    bool closed;
+    unsigned long n_frames;
+    unsigned long n_dropped;
+};
+
+/* Checks that 'tx' holds nothing but whole, well-formed messages that an
+ * endpoint may send: HELLOs and echoes. */
+static void
+check_sent(const struct stap_buf *tx)
+{
+    const uint8_t *p = stap_buf_data(tx);
+    size_t left = stap_buf_size(tx);
+
+    while (left) {
+        struct stap_msg msg;
+        struct stap_hello hello;
+        size_t consumed;
+
+        ASSERT(stap_decode(p, left, RX_LIMIT, &msg, &consumed, NULL)
+               == STAP_DECODE_OK);
+        ASSERT(!stap_check_msg(&msg));
+        ASSERT(msg.type == STAP_HELLO || msg.type == STAP_ECHO_REQUEST
+               || msg.type == STAP_ECHO_REPLY);
+        if (msg.type == STAP_HELLO) {
+            ASSERT(!stap_parse_hello(&msg, &hello));
+        }
+        p += consumed;
+        left -= consumed;
+    }
+}
+
+/* Gives 'data' to a stap_link in reads of sizes taken from 'data' itself,
+ * and returns its verdict. */
+static struct verdict
+run_link(const uint8_t *data, size_t size)
+{
+    struct verdict v = { false, 0, 0 };
+    struct stap_link l;
+    long long int now = 1000000;
+    size_t off = 0;
+
+    stap_link_init(&l, "fuzz", OUR_MAX_FRAME, 5000, 16 * 1024, 64 * 1024);
+    stap_link_open(&l, now);
+    while (!v.closed && off < size) {
+        size_t room;
+        uint8_t *dst = stap_link_rx_room(&l, &room);
+        size_t n = 1 + (data[off] * 131u + off) % 4096;
+
+        ASSERT(room >= STAP_HDR_LEN + STAP_RX_LIMIT);
+        n = n < room ? n : room;
+        n = n < size - off ? n : size - off;
+        memcpy(dst, data + off, n);
+        off += n;
+        now += 100;
+        stap_link_rx_done(&l, n, now);
+
+        for (;;) {
+            struct stap_frame f;
+            enum stap_link_event e = stap_link_next(&l, now, true, &f);
+
+            if (e == STAP_LINK_NONE) {
+                break;
+            } else if (e == STAP_LINK_FRAME) {
+                ASSERT(f.len >= STAP_ETH_MIN && f.len <= OUR_MAX_FRAME);
+                ASSERT(f.data >= l.rx.base
+                       && f.data + f.len <= l.rx.base + l.rx.alloc);
+                volatile uint8_t sink = f.data[0] ^ f.data[f.len - 1];
+                (void) sink;
+                v.n_frames++;
+            } else if (e == STAP_LINK_TOO_LONG || e == STAP_LINK_TOO_SHORT) {
+                v.n_dropped++;
+            } else if (e == STAP_LINK_CLOSED_NOW) {
+                ASSERT(stap_link_state(&l) == STAP_LINK_CLOSED);
+                ASSERT(l.cause == STAP_CAUSE_PROTOCOL && l.reason[0]);
+                v.closed = true;
+                break;
+            } else {
+                ASSERT(e == STAP_LINK_WENT_UP && stap_link_is_up(&l));
+            }
+        }
+        check_sent(&l.tx);
+        stap_buf_pull(&l.tx, stap_buf_size(&l.tx));
+    }
+    stap_link_destroy(&l);
+    return v;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* libFuzzer entry point: 'data' is one peer's side of a channel. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct verdict v = { false, 0, 0 };
     bool have_hello = false;
     size_t off = 0;
-    unsigned long n_dropped = 0;
 
     for (;;) {
         struct stap_msg msg;
@@ -116,6 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         } else if (s == STAP_DECODE_ERROR) {
             ASSERT(consumed == 0 && error && *error);
+            v.closed = true;
             break;
         }
         ASSERT(s == STAP_DECODE_OK);
@@ -128,14 +226,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += consumed;
 
         if (stap_check_msg(&msg)) {
-            break;              /* Malformed known message: close. */
+            v.closed = true;    /* Malformed known message: close. */
+            break;
         }
 
         if (!have_hello) {
             struct stap_hello hello;
 
             if (msg.type != STAP_HELLO || stap_parse_hello(&msg, &hello)) {
-                break;          /* Must start with a valid HELLO: close. */
+                v.closed = true; /* Must start with a valid HELLO: close. */
+                break;
             }
             check_hello(&hello);
             have_hello = true;
@@ -149,7 +249,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct stap_hello hello;
 
             if (stap_parse_hello(&msg, &hello)) {
-                return 0;
+                v.closed = true;
+                break;
             }
             check_hello(&hello);
             break;
@@ -157,8 +258,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         case STAP_DATA:
             if (msg.length < STAP_ETH_MIN || msg.length > OUR_MAX_FRAME) {
-                n_dropped++;
+                v.n_dropped++;
             } else {
+                v.n_frames++;
                 /* Touch the frame as a datapath would when it copies it. */
                 const uint8_t *frame = msg.payload;
                 volatile uint8_t sink = frame[0] ^ frame[msg.length - 1];
@@ -176,8 +278,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* Unknown type: skipped, for forward compatibility. */
             break;
         }
+        if (v.closed) {
+            break;
+        }
     }
     ASSERT(off <= size);
-    (void) n_dropped;
+
+    struct verdict lv = run_link(data, size);
+    ASSERT(lv.closed == v.closed);
+    ASSERT(lv.n_frames == v.n_frames && lv.n_dropped == v.n_dropped);
     return 0;
 }

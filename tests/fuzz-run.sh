@@ -5,11 +5,12 @@
 #
 # usage: tests/fuzz-run.sh
 #
-# Builds tests/fuzz-proto in the build tree from tests/fuzz-proto.c and
-# plugin/ssh-tap-proto.c with clang -fsanitize=fuzzer,address,undefined (any
-# undefined behaviour is fatal), then runs it for $FUZZ_SECONDS (default 60)
-# on a copy of the committed seeds, tests/fuzz-corpus/proto (which are never
-# written to).  Prints one line:
+# Builds tests/fuzz-proto in the build tree from tests/fuzz-proto.c,
+# plugin/ssh-tap-proto.c and plugin/ssh-tap-link.c with clang
+# -fsanitize=fuzzer,address,undefined (any undefined behaviour is fatal),
+# then runs it for $FUZZ_SECONDS (default 60) on a copy of the committed
+# seeds, tests/fuzz-corpus/proto (which are never written to).  Prints one
+# line:
 #
 #   PASS: fuzz: proto decoder 60s (N execs)
 #   FAIL: fuzz: proto decoder: <what> after N execs; input kept in PATH: <summary>
@@ -84,7 +85,8 @@ mkdir -p "$builddir/tests"
 log "fuzz: building $bin"
 if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined -I"$srcdir/plugin" -o "$bin" \
-        "$srcdir/tests/fuzz-proto.c" "$srcdir/plugin/ssh-tap-proto.c" >&2; then
+        "$srcdir/tests/fuzz-proto.c" "$srcdir/plugin/ssh-tap-proto.c" \
+        "$srcdir/plugin/ssh-tap-link.c" >&2; then
     echo "FAIL: fuzz: building tests/fuzz-proto failed"
     exit 1
 fi
