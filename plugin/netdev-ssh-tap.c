@@ -49,13 +49,13 @@
 #include "netdev-provider.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
-#include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vlog.h"
 #include "ovs-thread.h"
 #include "packets.h"
 #include "smap.h"
 #include "socket-util.h"
+#include "ssh-tap-link.h"
 #include "ssh-tap-options.h"
 #include "ssh-tap-proto.h"
 #include "ssh-tap-session.h"
@@ -83,16 +83,7 @@ COVERAGE_DEFINE(ssh_tap_oversize);
  * new frames are dropped and counted as tx_dropped. */
 #define TXBUF_MAX (1024 * 1024)
 
-/* Keepalives missed before a link is declared dead. */
-#define KEEPALIVE_MISSES 3
-
 #define SSH_TAP_SOFTWARE "ovs-ssh-tap " SSH_TAP_VERSION
-
-enum link_state {
-    LINK_NONE,                  /* No link. */
-    LINK_HELLO,                 /* Link open, waiting for the peer's HELLO. */
-    LINK_UP,                    /* HELLOs exchanged: frames flow. */
-};
 
 struct netdev_ssh_tap {
     struct netdev up;
@@ -116,21 +107,9 @@ struct netdev_ssh_tap {
     /* Active ports. */
     struct ssh_tap_session *session OVS_GUARDED;
 
-    /* The link. */
+    /* The link: the connection, and the protocol on it. */
     int fd OVS_GUARDED;                 /* -1 if none. */
-    enum link_state state OVS_GUARDED;
-    struct stap_hello peer OVS_GUARDED;
-    uint8_t *rxbuf OVS_GUARDED;
-    size_t rx_len OVS_GUARDED;
-    struct ofpbuf txbuf OVS_GUARDED;    /* Bytes not yet written. */
-    long long int last_rx OVS_GUARDED;  /* When bytes last arrived. */
-    long long int next_echo OVS_GUARDED;
-    long long int rtt_us OVS_GUARDED;   /* -1 until measured. */
-    /* 'rtt_us' as of the last change_seq move, which is what
-     * Interface:status holds, and when that was (stap_rtt_publish_due()). */
-    long long int rtt_published_us OVS_GUARDED;
-    long long int rtt_published_at OVS_GUARDED;
-    long long int up_since OVS_GUARDED; /* When the HELLOs completed. */
+    struct stap_link link OVS_GUARDED;
     long long int carrier_resets OVS_GUARDED;
     unsigned int n_links OVS_GUARDED;
     char *last_error OVS_GUARDED;
@@ -172,7 +151,8 @@ max_frame(int mtu)
     return mtu + VLAN_ETH_HEADER_LEN;
 }
 
-/* The link. */
+/* The link: the I/O shell around dev->link (ssh-tap-link.c), which holds
+ * the protocol itself. */
 
 static void link_flush(struct netdev_ssh_tap *) OVS_REQUIRES(dev->mutex);
 
@@ -217,33 +197,40 @@ link_close(struct netdev_ssh_tap *dev, const char *fmt, ...)
 
     close(dev->fd);
     dev->fd = -1;
-    free(dev->rxbuf);
-    dev->rxbuf = NULL;
-    if (dev->state == LINK_UP) {
+    if (stap_link_close(&dev->link)) {
         dev->carrier_resets++;
     }
-    dev->state = LINK_NONE;
-    dev->rx_len = 0;
-    ofpbuf_clear(&dev->txbuf);
-    dev->rtt_us = -1;
-    dev->rtt_published_us = -1;
     dev->changed = true;
 }
 
-/* Queues or writes 'n_iov' buffers totalling 'total' bytes to the link.
- * Returns false, writing nothing, if they would overflow the user-space
- * buffer. */
+/* Closes the connection of a link that closed itself. */
+static void
+link_closed_itself(struct netdev_ssh_tap *dev)
+    OVS_REQUIRES(dev->mutex)
+{
+    if (dev->link.cause == STAP_CAUSE_PROTOCOL) {
+        COVERAGE_INC(ssh_tap_protocol_error);
+        dev->stats.rx_errors++;
+    }
+    link_close(dev, "%s", stap_link_reason(&dev->link));
+}
+
+/* Writes 'n_iov' buffers totalling 'total' bytes, whole messages, to the
+ * link: straight from the caller's buffers if nothing is queued, and
+ * queues what the socket does not take.  Returns false, writing nothing,
+ * if they would overflow the queue. */
 static bool
 link_write(struct netdev_ssh_tap *dev, const struct iovec *iov, int n_iov,
            size_t total)
     OVS_REQUIRES(dev->mutex)
 {
+    struct stap_buf *tx = &dev->link.tx;
     size_t written = 0;
 
-    if (dev->txbuf.size + total > TXBUF_MAX) {
+    if (total > stap_buf_free(tx)) {
         return false;
     }
-    if (!dev->txbuf.size) {
+    if (!stap_buf_size(tx)) {
         struct msghdr msg = { .msg_iov = CONST_CAST(struct iovec *, iov),
                               .msg_iovlen = n_iov };
         ssize_t n = sendmsg(dev->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -262,235 +249,142 @@ link_write(struct netdev_ssh_tap *dev, const struct iovec *iov, int n_iov,
         if (written >= iov[i].iov_len) {
             written -= iov[i].iov_len;
         } else {
-            ofpbuf_put(&dev->txbuf, (const uint8_t *) iov[i].iov_base + written,
-                       iov[i].iov_len - written);
+            stap_buf_put(tx, (const uint8_t *) iov[i].iov_base + written,
+                         iov[i].iov_len - written);
             written = 0;
         }
     }
-    if (dev->txbuf.size) {
+    if (stap_buf_size(tx)) {
         COVERAGE_INC(ssh_tap_tx_queue_full);
     }
     return true;
 }
 
+/* Writes what the link has queued: HELLOs, echoes, and frames the socket
+ * did not take at once. */
 static void
 link_flush(struct netdev_ssh_tap *dev)
     OVS_REQUIRES(dev->mutex)
 {
-    if (dev->fd < 0 || !dev->txbuf.size) {
+    struct stap_buf *tx = &dev->link.tx;
+
+    if (dev->fd < 0 || !stap_buf_size(tx)) {
         return;
     }
-    ssize_t n = send(dev->fd, dev->txbuf.data, dev->txbuf.size,
+    ssize_t n = send(dev->fd, stap_buf_data(tx), stap_buf_size(tx),
                      MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
-        ofpbuf_pull(&dev->txbuf, n);
-        if (!dev->txbuf.size) {
-            ofpbuf_clear(&dev->txbuf);
-        }
+        stap_buf_pull(tx, n);
     } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
         link_close(dev, "write failed: %s", ovs_strerror(errno));
     }
-}
-
-/* Sends a control message (HELLO or echo). */
-static void
-link_send_control(struct netdev_ssh_tap *dev, const uint8_t *msg, size_t len)
-    OVS_REQUIRES(dev->mutex)
-{
-    struct iovec iov = { .iov_base = CONST_CAST(uint8_t *, msg),
-                         .iov_len = len };
-    if (!link_write(dev, &iov, 1, len)) {
-        /* The queue is full of frames: the link is not moving at all. */
-        link_close(dev, "link stalled: %d bytes queued", TXBUF_MAX);
-    }
-}
-
-static void
-link_send_hello(struct netdev_ssh_tap *dev)
-    OVS_REQUIRES(dev->mutex)
-{
-    struct stap_hello hello = {
-        .version = STAP_VERSION,
-        .max_frame = max_frame(dev->mtu),
-    };
-    uint8_t buf[STAP_HDR_LEN + STAP_HELLO_MIN_LEN + STAP_SOFTWARE_MAX];
-
-    ovs_strzcpy(hello.software, SSH_TAP_SOFTWARE, sizeof hello.software);
-    ovs_assert(stap_hello_len(&hello) <= sizeof buf);
-    link_send_control(dev, buf, stap_encode_hello(buf, &hello));
 }
 
 static void
 link_install(struct netdev_ssh_tap *dev, int fd, const char *how)
     OVS_REQUIRES(dev->mutex)
 {
-    long long int now = time_msec();
-
     if (dev->fd >= 0) {
         link_close(dev, "replaced by a new connection");
     }
     dev->fd = fd;
-    dev->rxbuf = xmalloc(RXBUF_SIZE);
-    dev->state = LINK_HELLO;
-    dev->rx_len = 0;
-    ofpbuf_clear(&dev->txbuf);
-    memset(&dev->peer, 0, sizeof dev->peer);
-    dev->last_rx = now;
-    dev->next_echo = stap_next_echo(now, dev->opts.keepalive_ms);
-    dev->rtt_us = -1;
-    dev->rtt_published_us = -1;
+    stap_link_set_keepalive(&dev->link, dev->opts.keepalive_ms);
+    stap_link_set_max_frame(&dev->link, max_frame(dev->mtu));
+    stap_link_open(&dev->link, time_usec());
     dev->n_links++;
     dev->changed = true;
     VLOG_INFO("%s: link with %s %s, sending hello",
               netdev_get_name(&dev->up), link_peer_name(dev), how);
-    link_send_hello(dev);
+    link_flush(dev);
 }
 
 static void
-link_protocol_error(struct netdev_ssh_tap *dev, const char *what)
+link_went_up(struct netdev_ssh_tap *dev)
     OVS_REQUIRES(dev->mutex)
 {
-    COVERAGE_INC(ssh_tap_protocol_error);
+    const struct stap_hello *peer = &dev->link.peer;
+
+    dev->changed = true;
+    free(dev->last_error);
+    dev->last_error = NULL;
+    VLOG_INFO("%s: link up: peer speaks protocol version %d (%s), "
+              "accepts frames up to %d bytes", netdev_get_name(&dev->up),
+              peer->version, peer->software, peer->max_frame);
+}
+
+/* Counts a DATA message that the link dropped for its length.  The RFC
+ * 2819 counters are the ones OVS shows in Interface:statistics. */
+static void
+link_count_bad_length(struct netdev_ssh_tap *dev, bool too_long)
+    OVS_REQUIRES(dev->mutex)
+{
+    COVERAGE_INC(ssh_tap_oversize);
+    dev->stats.rx_dropped++;
+    dev->stats.rx_length_errors++;
+    if (too_long) {
+        dev->stats.rx_oversize_errors++;
+    } else {
+        dev->stats.rx_undersized_errors++;
+    }
     dev->stats.rx_errors++;
-    link_close(dev, "protocol error from peer: %s", what);
 }
 
+/* Hands one received frame to 'batch', or drops it without a batch (not in
+ * a datapath: nobody to hand it to). */
 static void
-link_handle_hello(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
+link_deliver(struct netdev_ssh_tap *dev, const struct stap_frame *frame,
+             struct dp_packet_batch *batch)
     OVS_REQUIRES(dev->mutex)
 {
-    const char *error = stap_parse_hello(msg, &dev->peer);
-    if (error) {
-        link_protocol_error(dev, error);
+    if (!batch) {
+        dev->stats.rx_dropped++;
         return;
     }
-    if (dev->state == LINK_HELLO) {
-        dev->state = LINK_UP;
-        dev->up_since = time_msec();
-        dev->changed = true;
-        free(dev->last_error);
-        dev->last_error = NULL;
-        VLOG_INFO("%s: link up: peer speaks protocol version %d (%s), "
-                  "accepts frames up to %d bytes", netdev_get_name(&dev->up),
-                  dev->peer.version, dev->peer.software,
-                  dev->peer.max_frame);
 
-        /* Measure the RTT now rather than at the next keepalive, so that
-         * Interface:status has rtt_us as soon as the link is up. */
-        uint8_t buf[STAP_ECHO_MSG_LEN];
-        link_send_control(dev, buf, stap_encode_echo(buf, STAP_ECHO_REQUEST,
-                                                     time_usec()));
-    }
+    struct dp_packet *pkt
+        = dp_packet_new_with_headroom(frame->len, DP_NETDEV_HEADROOM);
+    dp_packet_put(pkt, frame->data, frame->len);
+    dp_packet_batch_add(batch, pkt);
+    dev->stats.rx_packets++;
+    dev->stats.rx_bytes += frame->len;
 }
 
-/* Handles one message that is not DATA. */
-static void
-link_handle_control(struct netdev_ssh_tap *dev, const struct stap_msg *msg)
-    OVS_REQUIRES(dev->mutex)
-{
-    uint8_t buf[STAP_ECHO_MSG_LEN];
-
-    switch (msg->type) {
-    case STAP_HELLO:
-        link_handle_hello(dev, msg);
-        break;
-    case STAP_ECHO_REQUEST:
-        link_send_control(dev, buf,
-                          stap_encode_echo(buf, STAP_ECHO_REPLY,
-                                           stap_echo_value(msg)));
-        break;
-    case STAP_ECHO_REPLY: {
-        /* The value is ours, echoed back, but the peer may lie: accept only
-         * a time in the past. */
-        uint64_t sent = stap_echo_value(msg);
-        uint64_t now = time_usec();
-        if (sent <= now) {
-            dev->rtt_us = MIN(now - sent, LLONG_MAX);
-            if (stap_rtt_publish_due(dev->rtt_published_us,
-                                     dev->rtt_published_at, dev->rtt_us,
-                                     time_msec())) {
-                dev->changed = true;
-            }
-        }
-        break;
-    }
-    case STAP_DATA:
-    default:
-        /* Unknown types are skipped: later versions may add some. */
-        break;
-    }
-}
-
-/* Decodes the messages in the receive buffer, adding frames to 'batch' until
- * it is full.  Without a batch, frames are dropped, unless 'control_only',
- * which stops at the first frame and leaves it for rxq_recv(). */
+/* Decodes what the link has received, adding frames to 'batch' until it is
+ * full.  Without a batch, frames are dropped, unless 'control_only', which
+ * stops at the first frame and leaves it for rxq_recv(). */
 static void
 link_decode(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
             bool control_only)
     OVS_REQUIRES(dev->mutex)
 {
-    size_t ofs = 0;
-    int limit = max_frame(dev->mtu);
+    long long int now = time_usec();
 
     while (dev->fd >= 0 && (!batch || !dp_packet_batch_is_full(batch))) {
-        struct stap_msg msg;
-        const char *error;
-        size_t consumed;
+        struct stap_frame frame;
 
-        enum stap_decode_status status
-            = stap_decode(dev->rxbuf + ofs, dev->rx_len - ofs, STAP_RX_LIMIT,
-                          &msg, &consumed, &error);
-        if (status == STAP_DECODE_NEED_MORE) {
+        switch (stap_link_next(&dev->link, now, !control_only, &frame)) {
+        case STAP_LINK_NONE:
+            goto out;
+        case STAP_LINK_FRAME:
+            link_deliver(dev, &frame, batch);
             break;
-        } else if (status == STAP_DECODE_ERROR) {
-            link_protocol_error(dev, error);
-            return;
-        }
-        error = stap_check_msg(&msg);
-        if (error) {
-            link_protocol_error(dev, error);
-            return;
-        }
-        if (dev->state == LINK_HELLO && msg.type != STAP_HELLO) {
-            link_protocol_error(dev, "first message is not a hello");
-            return;
-        }
-
-        if (msg.type == STAP_DATA && control_only) {
+        case STAP_LINK_TOO_LONG:
+            link_count_bad_length(dev, true);
             break;
-        } else if (msg.type != STAP_DATA) {
-            link_handle_control(dev, &msg);
-        } else if (msg.length > limit || msg.length < ETH_HEADER_LEN) {
-            /* Dropped, never truncated.  The stream itself is fine.  The
-             * RFC 2819 counters are the ones OVS shows in
-             * Interface:statistics. */
-            COVERAGE_INC(ssh_tap_oversize);
-            dev->stats.rx_dropped++;
-            dev->stats.rx_length_errors++;
-            if (msg.length > limit) {
-                dev->stats.rx_oversize_errors++;
-            } else {
-                dev->stats.rx_undersized_errors++;
-            }
-            dev->stats.rx_errors++;
-        } else if (!batch) {
-            /* Not in a datapath (no rxq): nobody to hand it to. */
-            dev->stats.rx_dropped++;
-        } else {
-            struct dp_packet *pkt
-                = dp_packet_new_with_headroom(msg.length, DP_NETDEV_HEADROOM);
-            dp_packet_put(pkt, msg.payload, msg.length);
-            dp_packet_batch_add(batch, pkt);
-            dev->stats.rx_packets++;
-            dev->stats.rx_bytes += msg.length;
+        case STAP_LINK_TOO_SHORT:
+            link_count_bad_length(dev, false);
+            break;
+        case STAP_LINK_WENT_UP:
+            link_went_up(dev);
+            break;
+        case STAP_LINK_CLOSED_NOW:
+            link_closed_itself(dev);
+            return;
         }
-        ofs += consumed;
     }
-
-    if (dev->fd >= 0 && ofs) {
-        dev->rx_len -= ofs;
-        memmove(dev->rxbuf, dev->rxbuf + ofs, dev->rx_len);
-    }
+out:
+    /* Echo replies, and the echo that follows the handshake. */
+    link_flush(dev);
 }
 
 /* Reads what the link has, then decodes it as link_decode() does. */
@@ -499,15 +393,16 @@ link_receive(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
              bool control_only)
     OVS_REQUIRES(dev->mutex)
 {
+    size_t room;
+
     if (dev->fd < 0) {
         return;
     }
-    if (dev->rx_len < RXBUF_SIZE) {
-        ssize_t n = recv(dev->fd, dev->rxbuf + dev->rx_len,
-                         RXBUF_SIZE - dev->rx_len, MSG_DONTWAIT);
+    uint8_t *p = stap_link_rx_room(&dev->link, &room);
+    if (room) {
+        ssize_t n = recv(dev->fd, p, room, MSG_DONTWAIT);
         if (n > 0) {
-            dev->rx_len += n;
-            dev->last_rx = time_msec();
+            stap_link_rx_done(&dev->link, n, time_usec());
         } else if (!n) {
             link_close(dev, "connection closed by peer");
             return;
@@ -524,10 +419,7 @@ static bool
 link_rx_ready(const struct netdev_ssh_tap *dev)
     OVS_REQUIRES(dev->mutex)
 {
-    return (dev->fd >= 0
-            && dev->rx_len >= STAP_HDR_LEN
-            && dev->rx_len >= STAP_HDR_LEN + ((dev->rxbuf[2] << 8)
-                                              | dev->rxbuf[3]));
+    return dev->fd >= 0 && stap_link_rx_ready(&dev->link);
 }
 
 /* Keepalives and liveness: called from run(). */
@@ -538,23 +430,9 @@ link_run(struct netdev_ssh_tap *dev)
     if (dev->fd < 0) {
         return;
     }
-
-    long long int now = time_msec();
-    int interval = dev->opts.keepalive_ms;
-    if (now - dev->last_rx >= (long long int) KEEPALIVE_MISSES * interval) {
-        link_close(dev, "peer silent for %lld ms (%d keepalives missed)",
-                   now - dev->last_rx, KEEPALIVE_MISSES);
+    if (stap_link_run(&dev->link, time_usec()) == STAP_LINK_CLOSED) {
+        link_closed_itself(dev);
         return;
-    }
-    if (now >= dev->next_echo) {
-        uint8_t buf[STAP_ECHO_MSG_LEN];
-
-        if (dev->state == LINK_UP) {
-            link_send_control(dev, buf, stap_encode_echo(buf,
-                                                         STAP_ECHO_REQUEST,
-                                                         time_usec()));
-        }
-        dev->next_echo = stap_next_echo(now, interval);
     }
     link_flush(dev);
 }
@@ -566,13 +444,11 @@ link_wait(struct netdev_ssh_tap *dev)
     if (dev->fd < 0) {
         return;
     }
-    poll_timer_wait_until(MIN(dev->next_echo,
-                              dev->last_rx + (long long int) KEEPALIVE_MISSES
-                              * dev->opts.keepalive_ms));
-    if (dev->txbuf.size) {
+    poll_timer_wait_until(stap_link_deadline(&dev->link));
+    if (stap_buf_size(&dev->link.tx)) {
         poll_fd_wait(dev->fd, POLLOUT);
     }
-    if (dev->state == LINK_HELLO) {
+    if (stap_link_state(&dev->link) == STAP_LINK_HELLO) {
         /* Nothing else reads during the handshake if the port has no rxq. */
         poll_fd_wait(dev->fd, POLLIN);
     }
@@ -691,9 +567,7 @@ listener_run(struct netdev_ssh_tap *dev)
 
         /* One link at a time: a newcomer replaces a link that is dead or
          * silent, never a healthy one. */
-        long long int now = time_msec();
-        if (dev->state == LINK_UP
-            && now - dev->last_rx < 2LL * dev->opts.keepalive_ms) {
+        if (stap_link_healthy(&dev->link, time_usec())) {
             VLOG_WARN_RL(&rl, "%s: refusing a second connection on %s while "
                          "the link is up", netdev_get_name(&dev->up),
                          dev->listen_path);
@@ -849,14 +723,15 @@ netdev_ssh_tap_run(const struct netdev_class *netdev_class OVS_UNUSED)
         if (ready[i++]) {
             listener_run(dev);
         }
-        if (dev->state == LINK_HELLO) {
+        if (stap_link_state(&dev->link) == STAP_LINK_HELLO) {
             link_receive(dev, NULL, true);
         }
         link_run(dev);
-        if (dev->changed) {
+        if (dev->changed || stap_link_changed(&dev->link)) {
+            /* Interface:status, the RTT in it included, is rewritten now
+             * (stap_rtt_publish_due() says when the RTT is worth it). */
             dev->changed = false;
-            dev->rtt_published_us = dev->rtt_us;
-            dev->rtt_published_at = time_msec();
+            stap_link_published(&dev->link, time_usec());
             netdev_change_seq_changed(&dev->up);
         }
         ovs_mutex_unlock(&dev->mutex);
@@ -880,7 +755,7 @@ netdev_ssh_tap_wait(const struct netdev_class *netdev_class OVS_UNUSED)
             poll_fd_wait(dev->listen_fd, POLLIN);
         }
         link_wait(dev);
-        if (dev->changed) {
+        if (dev->changed || stap_link_changed(&dev->link)) {
             poll_immediate_wake();
         }
         ovs_mutex_unlock(&dev->mutex);
@@ -909,11 +784,9 @@ netdev_ssh_tap_construct(struct netdev *netdev)
     smap_init(&dev->config);
     dev->listen_fd = -1;
     dev->fd = -1;
-    dev->state = LINK_NONE;
-    ofpbuf_init(&dev->txbuf, 0);
-    dev->rtt_us = -1;
-    dev->rtt_published_us = -1;
     dev->opts.keepalive_ms = SSH_TAP_DEFAULT_KEEPALIVE_MS;
+    stap_link_init(&dev->link, SSH_TAP_SOFTWARE, max_frame(dev->mtu),
+                   dev->opts.keepalive_ms, RXBUF_SIZE, TXBUF_MAX);
 
     ovs_mutex_lock(&ssh_tap_list_mutex);
     ovs_list_push_back(&ssh_tap_list, &dev->list_node);
@@ -933,8 +806,7 @@ netdev_ssh_tap_destruct(struct netdev *netdev)
     ovs_mutex_lock(&dev->mutex);
     ssh_tap_unconfigure(dev);
     smap_destroy(&dev->config);
-    free(dev->rxbuf);
-    ofpbuf_uninit(&dev->txbuf);
+    stap_link_destroy(&dev->link);
     free(dev->last_error);
     ovs_mutex_unlock(&dev->mutex);
     ovs_mutex_destroy(&dev->mutex);
@@ -960,14 +832,14 @@ netdev_ssh_tap_send(struct netdev *netdev, int qid OVS_UNUSED,
     uint64_t bytes = 0;
 
     ovs_mutex_lock(&dev->mutex);
-    if (dev->state != LINK_UP) {
+    int limit = stap_link_frame_limit(&dev->link);
+    if (!limit) {
         dev->stats.tx_dropped += dp_packet_batch_size(batch);
         goto out;
     }
 
     /* The whole batch goes out in one write: several frames per SSH packet
      * is what makes this faster than one frame per packet. */
-    int limit = MIN(max_frame(dev->mtu), dev->peer.max_frame);
     DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
         size_t size = dp_packet_size(packet);
         if (size > limit) {
@@ -1006,7 +878,7 @@ netdev_ssh_tap_send_wait(struct netdev *netdev, int qid OVS_UNUSED)
     struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
 
     ovs_mutex_lock(&dev->mutex);
-    if (dev->fd < 0 || dev->txbuf.size < TXBUF_MAX / 2) {
+    if (dev->fd < 0 || stap_buf_size(&dev->link.tx) < TXBUF_MAX / 2) {
         poll_immediate_wake();
     } else {
         poll_fd_wait(dev->fd, POLLOUT);
@@ -1066,9 +938,12 @@ netdev_ssh_tap_set_mtu(struct netdev *netdev, int mtu)
     if (dev->mtu != mtu) {
         dev->mtu = mtu;
         /* A later HELLO updates the peer's idea of what we accept. */
-        if (dev->fd >= 0) {
-            link_send_hello(dev);
+        stap_link_set_max_frame(&dev->link, max_frame(mtu));
+        if (dev->fd >= 0
+            && stap_link_state(&dev->link) == STAP_LINK_CLOSED) {
+            link_closed_itself(dev);
         }
+        link_flush(dev);
         netdev_change_seq_changed(netdev);
     }
     ovs_mutex_unlock(&dev->mutex);
@@ -1081,7 +956,7 @@ netdev_ssh_tap_get_carrier(const struct netdev *netdev, bool *carrier)
     struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
 
     ovs_mutex_lock(&dev->mutex);
-    *carrier = dev->state == LINK_UP;
+    *carrier = stap_link_is_up(&dev->link);
     ovs_mutex_unlock(&dev->mutex);
     return 0;
 }
@@ -1130,10 +1005,11 @@ netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
         ssh_tap_session_get_status(dev->session, &session);
     }
 
+    const struct stap_link *link = &dev->link;
     const char *state;
-    if (dev->state == LINK_UP) {
+    if (stap_link_is_up(link)) {
         state = "up";
-    } else if (dev->state == LINK_HELLO) {
+    } else if (stap_link_state(link) == STAP_LINK_HELLO) {
         state = "handshake";
     } else if (dev->session) {
         state = smap_get_def(&session, "state", "connecting");
@@ -1164,15 +1040,16 @@ netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
     } else if (dev->listen_path) {
         smap_add(status, "socket", dev->listen_path);
     }
-    if (dev->state == LINK_UP) {
-        smap_add_format(status, "peer_version", "%d", dev->peer.version);
-        if (dev->peer.software[0]) {
-            smap_add(status, "peer_software", dev->peer.software);
+    if (stap_link_is_up(link)) {
+        smap_add_format(status, "peer_version", "%d", link->peer.version);
+        if (link->peer.software[0]) {
+            smap_add(status, "peer_software", link->peer.software);
         }
-        smap_add_format(status, "peer_max_frame", "%d", dev->peer.max_frame);
+        smap_add_format(status, "peer_max_frame", "%d",
+                        link->peer.max_frame);
     }
-    if (dev->rtt_us >= 0) {
-        smap_add_format(status, "rtt_us", "%lld", dev->rtt_us);
+    if (link->rtt_us >= 0) {
+        smap_add_format(status, "rtt_us", "%lld", link->rtt_us);
     }
     smap_add_format(status, "links", "%u", dev->n_links);
     const char *error = smap_get(&session, "last_error");
@@ -1326,8 +1203,8 @@ ssh_tap_show_port(struct netdev_ssh_tap *dev, struct ds *out)
     netdev_ssh_tap_get_stats(&dev->up, &stats);
 
     ovs_mutex_lock(&dev->mutex);
-    bool up = dev->state == LINK_UP;
-    long long int up_since = dev->up_since;
+    bool up = stap_link_is_up(&dev->link);
+    long long int up_since = dev->link.up_since;
     ovs_mutex_unlock(&dev->mutex);
 
     ds_put_format(out, "port %s: %s, %s\n", netdev_get_name(&dev->up),
