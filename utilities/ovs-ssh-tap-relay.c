@@ -57,6 +57,7 @@
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 
+#include "ssh-tap-link.h"
 #include "ssh-tap-proto.h"
 
 #ifndef SSH_TAP_VERSION
@@ -73,7 +74,6 @@
 
 #define KEEPALIVE_DEFAULT 5     /* Seconds between our ECHO_REQUESTs. */
 #define KEEPALIVE_MAX 3600
-#define DEAD_INTERVALS 3        /* Silent intervals before giving up. */
 
 /* Buffer sizes.  The input buffer holds at least one largest message plus
  * what one read adds.  The output buffer holds many frames, so that a burst
@@ -96,14 +96,6 @@ static volatile sig_atomic_t stop_signal;
 static sigset_t wait_mask;
 static sigset_t orig_mask;
 
-/* A byte buffer: data[head, tail) is pending. */
-struct buffer {
-    uint8_t *data;
-    size_t size;
-    size_t head;
-    size_t tail;
-};
-
 /* Command line. */
 struct options {
     const char *tap;
@@ -120,15 +112,10 @@ struct relay {
     int tap_fd;
     bool created;               /* We created the tap: it goes when we do. */
     bool ovs_port;              /* We added it to an OVS bridge. */
-    uint16_t max_frame;         /* What we advertise: our MTU + 18. */
 
-    struct buffer in;           /* From standard input, not yet decoded. */
-    struct buffer out;          /* Whole messages for standard output. */
-
-    bool got_hello;             /* The peer's HELLO has arrived. */
-    uint16_t peer_max_frame;
-    long long int last_rx;      /* When the peer last sent anything (ms). */
-    long long int next_echo;    /* When to send our next ECHO_REQUEST. */
+    /* The protocol on standard input and output: 'link.rx' holds what came
+     * in and is not decoded yet, 'link.tx' whole messages to go out. */
+    struct stap_link link;
 
     /* Counters, reported when the link closes. */
     uint64_t rx_frames;         /* Peer to tap. */
@@ -181,74 +168,23 @@ time_usec(void)
 /* ------------------------------------------------------------------------
  * Buffers. */
 
-static void
-buffer_init(struct buffer *b, size_t size)
-{
-    b->data = malloc(size);
-    if (!b->data) {
-        msg("out of memory");
-        exit(EXIT_FAILURE);
-    }
-    b->size = size;
-    b->head = b->tail = 0;
-}
-
-static size_t
-buffer_used(const struct buffer *b)
-{
-    return b->tail - b->head;
-}
-
-static size_t
-buffer_free(const struct buffer *b)
-{
-    return b->size - buffer_used(b);
-}
-
-/* Makes 'n' contiguous bytes available at 'b->tail', moving the pending
- * bytes to the front if that helps.  Returns false if 'b' has not that much
- * room in all. */
-static bool
-buffer_reserve(struct buffer *b, size_t n)
-{
-    if (b->size - b->tail >= n) {
-        return true;
-    }
-    if (buffer_free(b) < n) {
-        return false;
-    }
-    memmove(b->data, b->data + b->head, buffer_used(b));
-    b->tail -= b->head;
-    b->head = 0;
-    return true;
-}
-
-static void
-buffer_consume(struct buffer *b, size_t n)
-{
-    b->head += n;
-    if (b->head == b->tail) {
-        b->head = b->tail = 0;
-    }
-}
-
 /* Writes as much of 'b' to 'fd' (non-blocking) as it takes.  Returns 0 if
  * that was all of it or all 'fd' would take now, otherwise an errno value.
  * Only whole messages are ever put into the buffer, so a partial write
  * merely leaves the rest of a message for next time: the peer sees the
  * same bytes, in the same order, whatever the split. */
 static int
-buffer_flush(struct buffer *b, int fd)
+buf_flush(struct stap_buf *b, int fd)
 {
-    while (buffer_used(b)) {
-        ssize_t n = write(fd, b->data + b->head, buffer_used(b));
+    while (stap_buf_size(b)) {
+        ssize_t n = write(fd, stap_buf_data(b), stap_buf_size(b));
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno;
         }
-        buffer_consume(b, (size_t) n);
+        stap_buf_pull(b, (size_t) n);
     }
     return 0;
 }
@@ -648,49 +584,15 @@ tap_cleanup(struct relay *r)
 }
 
 /* ------------------------------------------------------------------------
- * --tap: the protocol endpoint. */
-
-/* Appends our HELLO to the output buffer. */
-static void
-send_hello(struct relay *r)
-{
-    struct stap_hello hello;
-
-    memset(&hello, 0, sizeof hello);
-    hello.version = STAP_VERSION;
-    hello.max_frame = r->max_frame;
-    snprintf(hello.software, sizeof hello.software, "%s %s", PROGRAM_NAME,
-             SSH_TAP_VERSION);
-    /* The output buffer is empty at this point. */
-    buffer_reserve(&r->out, stap_hello_len(&hello));
-    r->out.tail += stap_encode_hello(r->out.data + r->out.tail, &hello);
-}
-
-/* Appends an echo message.  Always fits: reading from standard input
- * leaves room for as many bytes of replies as it read (a reply is as long
- * as its request), plus OUT_RESERVE for our own requests. */
-static void
-send_echo(struct relay *r, uint8_t type, uint64_t value)
-{
-    if (buffer_reserve(&r->out, STAP_ECHO_MSG_LEN)) {
-        r->out.tail += stap_encode_echo(r->out.data + r->out.tail, type,
-                                        value);
-    }
-}
+ * --tap: the I/O shell around the protocol endpoint (ssh-tap-link.c). */
 
 /* Writes one frame from the peer to the tap. */
 static void
-tap_write_frame(struct relay *r, const struct stap_msg *m)
+tap_write_frame(struct relay *r, const struct stap_frame *frame)
 {
-    if (m->length > r->max_frame || m->length < STAP_ETH_MIN) {
-        /* Dropped, never truncated: the stream itself is intact. */
-        r->rx_dropped++;
-        return;
-    }
-
     ssize_t n;
     do {
-        n = write(r->tap_fd, m->payload, m->length);
+        n = write(r->tap_fd, frame->data, frame->len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (!r->tap_errors) {
@@ -703,69 +605,25 @@ tap_write_frame(struct relay *r, const struct stap_msg *m)
     }
 }
 
-/* Handles one decoded message.  Returns NULL, or why the link must close
- * (a static string). */
-static const char *
-handle_msg(struct relay *r, const struct stap_msg *m)
-{
-    const char *error = stap_check_msg(m);
-    if (error) {
-        return error;
-    }
-    if (!r->got_hello && m->type != STAP_HELLO) {
-        return "the peer's first message is not a HELLO";
-    }
-
-    switch (m->type) {
-    case STAP_HELLO: {
-        struct stap_hello hello;
-
-        error = stap_parse_hello(m, &hello);
-        if (error) {
-            return error;
-        }
-        if (!r->got_hello) {
-            msg("%s: link up: peer \"%s\", protocol version %u, max_frame "
-                "%u", r->opts->tap, hello.software, hello.version,
-                hello.max_frame);
-            r->got_hello = true;
-            r->next_echo = time_msec() + r->opts->keepalive * 1000LL;
-        }
-        /* A later HELLO (the peer's MTU changed) updates the limit. */
-        r->peer_max_frame = hello.max_frame;
-        break;
-    }
-
-    case STAP_DATA:
-        tap_write_frame(r, m);
-        break;
-
-    case STAP_ECHO_REQUEST:
-        send_echo(r, STAP_ECHO_REPLY, stap_echo_value(m));
-        break;
-
-    case STAP_ECHO_REPLY:
-    default:
-        /* Replies only prove the peer alive, which any byte does.  Unknown
-         * types are skipped: later versions may add some. */
-        break;
-    }
-    return NULL;
-}
-
 /* Reads from standard input and handles every complete message.  Returns
  * 0 to go on, 1 when the peer closed the channel, -1 on an error (printed
  * here). */
 static int
 read_stdin(struct relay *r)
 {
-    size_t room = r->in.size - r->in.tail;
-    size_t out_room = buffer_free(&r->out) - OUT_RESERVE;
+    struct stap_link *l = &r->link;
+    size_t room;
+
+    /* A reply is as long as its request: reading no more than the output
+     * buffer has room for, beyond OUT_RESERVE for our own requests, leaves
+     * room for the replies to all that is read. */
+    uint8_t *p = stap_link_rx_room(l, &room);
+    size_t out_room = stap_buf_free(&l->tx) - OUT_RESERVE;
     if (room > out_room) {
         room = out_room;
     }
 
-    ssize_t n = read(STDIN_FILENO, r->in.data + r->in.tail, room);
+    ssize_t n = read(STDIN_FILENO, p, room);
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
             return 0;
@@ -776,37 +634,33 @@ read_stdin(struct relay *r)
     } else if (!n) {
         return 1;
     }
-    r->in.tail += (size_t) n;
-    r->last_rx = time_msec();
+    long long int now = time_usec();
+    stap_link_rx_done(l, (size_t) n, now);
 
     for (;;) {
-        struct stap_msg m;
-        const char *error;
-        size_t consumed;
+        struct stap_frame frame;
 
-        enum stap_decode_status status
-            = stap_decode(r->in.data + r->in.head, buffer_used(&r->in),
-                          STAP_RX_LIMIT, &m, &consumed, &error);
-        if (status == STAP_DECODE_NEED_MORE) {
+        switch (stap_link_next(l, now, true, &frame)) {
+        case STAP_LINK_NONE:
+            return 0;
+        case STAP_LINK_FRAME:
+            tap_write_frame(r, &frame);
             break;
-        } else if (status == STAP_DECODE_OK) {
-            error = handle_msg(r, &m);
-        }
-        if (error) {
-            msg("%s: protocol error from the peer: %s", r->opts->tap, error);
+        case STAP_LINK_TOO_LONG:
+        case STAP_LINK_TOO_SHORT:
+            /* Dropped, never truncated: the stream itself is intact. */
+            r->rx_dropped++;
+            break;
+        case STAP_LINK_WENT_UP:
+            msg("%s: link up: peer \"%s\", protocol version %u, max_frame "
+                "%u", r->opts->tap, l->peer.software, l->peer.version,
+                l->peer.max_frame);
+            break;
+        case STAP_LINK_CLOSED_NOW:
+            msg("%s: closing: %s", r->opts->tap, stap_link_reason(l));
             return -1;
         }
-        buffer_consume(&r->in, consumed);
     }
-
-    /* Keep the incomplete message, if any, at the front: the buffer then
-     * always has room for the rest of it. */
-    if (r->in.head) {
-        memmove(r->in.data, r->in.data + r->in.head, buffer_used(&r->in));
-        r->in.tail -= r->in.head;
-        r->in.head = 0;
-    }
-    return 0;
 }
 
 /* Reads up to TAP_BATCH frames from the tap straight into the output
@@ -815,12 +669,16 @@ read_stdin(struct relay *r)
 static bool
 read_tap(struct relay *r)
 {
+    struct stap_link *l = &r->link;
+
     for (int i = 0; i < TAP_BATCH; i++) {
-        if (!buffer_reserve(&r->out, STAP_HDR_LEN + TAP_READ_MAX)) {
+        size_t room;
+        uint8_t *hdr = stap_buf_room(&l->tx, STAP_HDR_LEN + TAP_READ_MAX,
+                                     &room);
+        if (!hdr) {
             break;
         }
 
-        uint8_t *hdr = r->out.data + r->out.tail;
         ssize_t n = read(r->tap_fd, hdr + STAP_HDR_LEN, TAP_READ_MAX);
         if (n < 0) {
             if (errno == EINTR) {
@@ -834,14 +692,15 @@ read_tap(struct relay *r)
         }
 
         /* Until the peer's HELLO we do not know what it accepts, or
-         * whether it speaks the protocol at all: nothing but HELLO may be
-         * sent yet. */
-        if (!r->got_hello || n > r->peer_max_frame || n > r->max_frame) {
+         * whether it speaks the protocol at all: the limit is 0 and
+         * nothing but HELLO is sent yet. */
+        int limit = stap_link_frame_limit(l);
+        if (!limit || n > limit) {
             r->tx_dropped++;
             continue;
         }
         stap_encode_data_header(hdr, (size_t) n);
-        r->out.tail += STAP_HDR_LEN + (size_t) n;
+        stap_buf_commit(&l->tx, STAP_HDR_LEN + (size_t) n);
         r->tx_frames++;
     }
     return true;
@@ -851,15 +710,11 @@ read_tap(struct relay *r)
 static int
 run_tap_link(struct relay *r)
 {
-    const long long int interval = r->opts->keepalive * 1000LL;
+    struct stap_link *l = &r->link;
     const char *why = NULL;
     int status = EXIT_SUCCESS;
 
-    buffer_init(&r->in, IN_SIZE);
-    buffer_init(&r->out, OUT_SIZE);
-    r->last_rx = time_msec();
-    send_hello(r);
-
+    stap_link_open(l, time_usec());
     for (;;) {
         struct pollfd fds[3];
         nfds_t n = 0;
@@ -870,21 +725,15 @@ run_tap_link(struct relay *r)
             break;
         }
 
-        /* Liveness applies from the start, so that a peer that never
-         * sends its HELLO cannot hold the tap forever. */
-        long long int now = time_msec();
-        if (now - r->last_rx >= DEAD_INTERVALS * interval) {
-            msg("%s: nothing received from the peer for %lld s: closing",
-                r->opts->tap, (now - r->last_rx) / 1000);
+        /* Keepalives, and liveness, which applies from the start, so that
+         * a peer that never sends its HELLO cannot hold the tap forever. */
+        if (stap_link_run(l, time_usec()) == STAP_LINK_CLOSED) {
+            msg("%s: closing: %s", r->opts->tap, stap_link_reason(l));
             status = EXIT_FAILURE;
             break;
         }
-        if (r->got_hello && now >= r->next_echo) {
-            send_echo(r, STAP_ECHO_REQUEST, time_usec());
-            r->next_echo = now + interval;
-        }
 
-        error = buffer_flush(&r->out, STDOUT_FILENO);
+        error = buf_flush(&l->tx, STDOUT_FILENO);
         if (error == EPIPE) {
             why = "the channel closed";
             break;
@@ -899,26 +748,25 @@ run_tap_link(struct relay *r)
          * channel's own flow control then pushes back on the peer, and the
          * tap's queue on the local side. */
         int in_idx = -1, tap_idx = -1;
-        if (r->in.tail < r->in.size
-            && buffer_free(&r->out) > OUT_RESERVE + STAP_ECHO_MSG_LEN) {
+        size_t rx_room;
+        stap_link_rx_room(l, &rx_room);
+        if (rx_room
+            && stap_buf_free(&l->tx) > OUT_RESERVE + STAP_ECHO_MSG_LEN) {
             in_idx = n;
             fds[n++] = (struct pollfd) { .fd = STDIN_FILENO,
                                          .events = POLLIN };
         }
-        if (buffer_free(&r->out) >= STAP_HDR_LEN + TAP_READ_MAX
-                                    + OUT_RESERVE) {
+        if (stap_buf_free(&l->tx) >= STAP_HDR_LEN + TAP_READ_MAX
+                                     + OUT_RESERVE) {
             tap_idx = n;
             fds[n++] = (struct pollfd) { .fd = r->tap_fd, .events = POLLIN };
         }
-        if (buffer_used(&r->out)) {
+        if (stap_buf_size(&l->tx)) {
             fds[n++] = (struct pollfd) { .fd = STDOUT_FILENO,
                                          .events = POLLOUT };
         }
 
-        long long int timeout = r->last_rx + DEAD_INTERVALS * interval - now;
-        if (r->got_hello && r->next_echo - now < timeout) {
-            timeout = r->next_echo - now;
-        }
+        long long int timeout = stap_link_deadline(l) - time_msec();
         if (wait_fds(fds, n, timeout < 0 ? 0 : timeout) < 0) {
             msg("poll failed: %s", strerror(errno));
             status = EXIT_FAILURE;
@@ -940,6 +788,7 @@ run_tap_link(struct relay *r)
             break;
         }
     }
+    stap_link_close(l);
 
     if (why) {
         msg("%s: closing: %s", r->opts->tap, why);
@@ -977,7 +826,6 @@ do_tap(const struct options *opts)
             MTU_MIN, MTU_MAX, clamped);
         mtu = clamped;
     }
-    r.max_frame = (uint16_t) (mtu + ETH_OVERHEAD);
 
     msg("%s: %s, mtu %d%s%s", opts->tap,
         r.created ? "created" : "attached to existing tap", mtu,
@@ -988,11 +836,13 @@ do_tap(const struct options *opts)
         msg("cannot make standard input and output non-blocking: %s",
             strerror(errno));
     } else {
+        stap_link_init(&r.link, PROGRAM_NAME " " SSH_TAP_VERSION,
+                       (uint16_t) (mtu + ETH_OVERHEAD),
+                       opts->keepalive * 1000, IN_SIZE, OUT_SIZE);
         status = run_tap_link(&r);
+        stap_link_destroy(&r.link);
     }
     tap_cleanup(&r);
-    free(r.in.data);
-    free(r.out.data);
     return status;
 }
 
@@ -1002,7 +852,7 @@ do_tap(const struct options *opts)
 /* One direction of the copy. */
 struct pump {
     int in, out;
-    struct buffer buf;
+    struct stap_buf buf;
     const char *in_name, *out_name;
 };
 
@@ -1057,8 +907,8 @@ do_socket(const struct options *opts)
         { STDIN_FILENO, fd, { 0 }, "the channel", opts->socket },
         { fd, STDOUT_FILENO, { 0 }, opts->socket, "the channel" },
     };
-    buffer_init(&pumps[0].buf, PIPE_SIZE);
-    buffer_init(&pumps[1].buf, PIPE_SIZE);
+    stap_buf_init(&pumps[0].buf, PIPE_SIZE);
+    stap_buf_init(&pumps[1].buf, PIPE_SIZE);
 
     /* Once either side closes (or a signal arrives) the link is over, but
      * bytes already read still get a short chance to reach the other
@@ -1078,7 +928,7 @@ do_socket(const struct options *opts)
         }
         for (int i = 0; i < 2; i++) {
             struct pump *p = &pumps[i];
-            int error = buffer_flush(&p->buf, p->out);
+            int error = buf_flush(&p->buf, p->out);
             if (error == EPIPE || error == ECONNRESET) {
                 why = why ? why : "the other side closed";
                 goto done;
@@ -1088,15 +938,15 @@ do_socket(const struct options *opts)
                 goto done;
             }
         }
-        if (why && ((!buffer_used(&pumps[0].buf)
-                     && !buffer_used(&pumps[1].buf))
+        if (why && ((!stap_buf_size(&pumps[0].buf)
+                     && !stap_buf_size(&pumps[1].buf))
                     || time_msec() >= drain_until)) {
             break;
         }
 
         for (int i = 0; i < 2; i++) {
             struct pump *p = &pumps[i];
-            if (buffer_used(&p->buf)) {
+            if (stap_buf_size(&p->buf)) {
                 idx[n] = i;
                 fds[n++] = (struct pollfd) { .fd = p->out,
                                              .events = POLLOUT };
@@ -1117,10 +967,12 @@ do_socket(const struct options *opts)
             if (!(fds[j].events & POLLIN) || !fds[j].revents) {
                 continue;
             }
-            ssize_t got = read(p->in, p->buf.data, p->buf.size);
+            /* Only an empty buffer is read into, so this is all of it. */
+            size_t room;
+            uint8_t *dst = stap_buf_room(&p->buf, PIPE_SIZE, &room);
+            ssize_t got = read(p->in, dst, room);
             if (got > 0) {
-                p->buf.head = 0;
-                p->buf.tail = (size_t) got;
+                stap_buf_commit(&p->buf, (size_t) got);
             } else if (!got || errno == ECONNRESET) {
                 why = p->in == fd ? "the socket closed"
                                   : "the peer closed the channel";
@@ -1139,8 +991,8 @@ done:
         msg("%s: closing: %s", opts->socket, why);
     }
     close(fd);
-    free(pumps[0].buf.data);
-    free(pumps[1].buf.data);
+    stap_buf_uninit(&pumps[0].buf);
+    stap_buf_uninit(&pumps[1].buf);
     return status;
 }
 
@@ -1292,7 +1144,7 @@ usage(void)
            "  -h, --help        display this help message\n"
            "  -V, --version     display version information\n",
            PROGRAM_NAME, PROGRAM_NAME, PROGRAM_NAME, MTU_MIN, MTU_MAX,
-           KEEPALIVE_DEFAULT, DEAD_INTERVALS);
+           KEEPALIVE_DEFAULT, STAP_LINK_DEAD_INTERVALS);
     exit(EXIT_SUCCESS);
 }
 
