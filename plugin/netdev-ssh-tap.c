@@ -1066,7 +1066,8 @@ netdev_ssh_tap_get_status(const struct netdev *netdev, struct smap *status)
 
 static int
 netdev_ssh_tap_update_flags(struct netdev *netdev, enum netdev_flags off,
-                            enum netdev_flags on, enum netdev_flags *old_flagsp)
+                            enum netdev_flags on,
+                            enum netdev_flags *old_flagsp)
 {
     struct netdev_ssh_tap *dev = netdev_ssh_tap_cast(netdev);
 
