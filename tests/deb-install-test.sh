@@ -4,19 +4,23 @@
 # The install test of the Debian packages (docs/packaging.md):
 #
 #   1. builds the .debs from this tree with dpkg-buildpackage (in a copy of
-#      the tree), or takes them from $DEBS_DIR;
-#   2. apt-get installs the stock openvswitch-switch and the three packages;
-#   3. switches the ovs-vswitchd alternative to ovs-vswitchd-ssh-tap and
+#      the tree; missing build dependencies are installed first), or takes
+#      them from $DEBS_DIR;
+#   2. runs lintian on them (installed if missing) and fails on any error
+#      or warning tag;
+#   3. apt-get installs the stock openvswitch-switch and the three packages;
+#   4. switches the ovs-vswitchd alternative to ovs-vswitchd-ssh-tap and
 #      starts the daemons the Debian way (ovs-ctl, as
 #      /etc/init.d/openvswitch-switch does; systemctl where systemd runs);
-#   4. makes two netdev bridges, each with a "VM" namespace on a veth, joined
+#   5. makes two netdev bridges, each with a "VM" namespace on a veth, joined
 #      only by an ssh-tap pair (an active port dialling an sshd on 127.0.0.1
 #      with a test key, to the passive port's socket), and pings across;
-#   5. stops the daemons, purges the three packages and checks that
+#   6. stops the daemons, purges the three packages and checks that
 #      /usr/sbin/ovs-vswitchd is the stock binary again;
-#   6. cleans up what it created: namespaces, bridges, its sshd and the
+#   7. cleans up what it created: namespaces, bridges, its sshd and the
 #      daemons (by pid), files the daemons left, and the packages it
-#      installed (openvswitch-switch stays if it was installed before).
+#      installed (build dependencies, lintian, openvswitch-switch: each
+#      stays if it was installed before).
 #
 # It changes the system (packages, alternatives, /etc/openvswitch), so it
 # refuses to run unless CI=true or --force is given.  Needs root.
@@ -101,6 +105,25 @@ wait_until() {
 
 installed() {
     dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
+}
+
+# new_pkgs APT-GET-ARGS...: the packages that "apt-get -s ARGS" would newly
+# install (not those it would upgrade: they were there before).
+new_pkgs() {
+    apt-get -s "$@" 2>/dev/null | sed -n 's/^Inst \([^ ]*\) (.*/\1/p'
+}
+
+# apt_add LOG APT-GET-ARGS...: runs "apt-get -y -q ARGS" and adds what it
+# newly installed to ADDED_PKGS (recorded before it runs, so that a failure
+# half way still purges them all).
+apt_add() {
+    local log=$1 new
+    shift
+    mapfile -t new < <(new_pkgs "$@")
+    ADDED_PKGS+=("${new[@]}")
+    [ "${#new[@]}" -eq 0 ] && return 0
+    log "installing ${new[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" >>"$log" 2>&1
 }
 
 # pid_alive PIDFILE: the daemon of an OVS pidfile is running.
@@ -266,32 +289,64 @@ case_build() {
     else
         cp -a "$SRC"/. "$src"/ || why "copying the tree failed" || return
     fi
+    # The build dependencies that bootstrap.sh does not bring (the
+    # packaging's own: debhelper's helpers, openvswitch-common).
+    if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+        apt_add "$SCRATCH/apt.log" build-dep --no-install-recommends "$src" \
+            || why "apt-get build-dep failed: $(tail -n 3 "$SCRATCH/apt.log")" \
+            || return
+    fi
     (cd "$src" && dpkg-checkbuilddeps) >"$SCRATCH/build.log" 2>&1 \
         || why "$(tail -n 1 "$SCRATCH/build.log")" || return
     log "building the packages (log: $SCRATCH/build.log)"
     (cd "$src" && dpkg-buildpackage -b -us -uc) >>"$SCRATCH/build.log" 2>&1 \
         || why "dpkg-buildpackage failed: $(tail -n 3 "$SCRATCH/build.log")" \
         || return
+    # Copied: lintian checks them next to the .changes that lists them.
     for f in $PKGS; do
-        mv "$SCRATCH"/"${f}"_*.deb "$out"/ || why "no ${f}_*.deb built" \
+        cp "$SCRATCH"/"${f}"_*.deb "$out"/ || why "no ${f}_*.deb built" \
             || return
     done
 }
 
+# lintian on what was built (the .changes: the .debs, their -dbgsym and the
+# .buildinfo), or on the three .debs of $DEBS_DIR: no error, no warning.
+case_lintian() {
+    local what=() tags rc
+    if ! command -v lintian >/dev/null; then
+        apt_add "$SCRATCH/apt.log" install --no-install-recommends lintian \
+            || why "installing lintian failed: $(tail -n 3 "$SCRATCH/apt.log")" \
+            || return
+    fi
+    what=("$SCRATCH"/*.changes)
+    [ -e "${what[0]}" ] || what=("$SCRATCH"/debs/*.deb)
+    lintian --fail-on error,warning "${what[@]}" >"$SCRATCH/lintian.log" 2>&1
+    rc=$?
+    tags=$(grep -c '^[EW]: ' "$SCRATCH/lintian.log")
+    log "lintian $(lintian --version | sed 's/^Lintian v//'): $tags error" \
+        "and warning tags (log: $SCRATCH/lintian.log)"
+    [ "$tags" -eq 0 ] \
+        || why "$tags tags: $(grep -m 3 '^[EW]: ' "$SCRATCH/lintian.log" \
+                              | tr '\n' ' ')" || return
+    [ "$rc" -eq 0 ] \
+        || why "lintian failed (status $rc): $(tail -n 1 "$SCRATCH/lintian.log")" \
+        || return
+}
+
 case_install() {
-    local debs=() f rc
+    local debs=() new=() f rc
     for f in $PKGS; do
         debs+=("$(ls "$SCRATCH"/debs/"${f}"_*.deb)")
     done
     # What apt is about to install besides our three, so that exactly that
     # is purged at the end.
-    mapfile -t ADDED_PKGS < <(apt-get install -s --no-install-recommends \
-        openvswitch-switch "${debs[@]}" 2>/dev/null \
-        | sed -n 's/^Inst \([^ ]*\) .*/\1/p' \
+    mapfile -t new < <(new_pkgs install --no-install-recommends \
+        openvswitch-switch "${debs[@]}" \
         | grep -vxF -e openvswitch-switch-ssh-tap -e ovs-ssh-tap-utils \
                     -e ovs-ssh-tap-relay)
+    ADDED_PKGS+=("${new[@]}")
     log "installing openvswitch-switch and the three packages" \
-        "(also new: ${ADDED_PKGS[*]:-none})"
+        "(also new: ${new[*]:-none})"
     OUR_PKGS_IN=1
     getent passwd | cut -d: -f1 | sort >"$SCRATCH/users.before"
     getent group | cut -d: -f1 | sort >"$SCRATCH/groups.before"
@@ -323,7 +378,7 @@ case_install() {
 }
 
 case_utilities() {
-    local b
+    local b unit
     for b in ovs-ssh-tap-sync ovs-ssh-tap-ctl ovs-ssh-tap-relay; do
         "$b" --version >/dev/null 2>&1 || why "$b --version failed" || return
         man -w "$b" >/dev/null 2>&1 || [ -f /usr/share/man/man8/"$b".8.gz ] \
@@ -334,13 +389,16 @@ case_utilities() {
     [ -r /usr/share/ovs-ssh-tap/ssh_tap.ovsschema ] || why "no schema" || return
     ovsdb-tool schema-name /usr/share/ovs-ssh-tap/ssh_tap.ovsschema \
         >/dev/null 2>&1 || why "ovsdb-tool rejects the schema" || return
-    [ -f /lib/systemd/system/ovs-ssh-tap-sync.service ] \
+    # /lib/systemd/system on Debian 12, /usr/lib/systemd/system on 13.
+    unit=$(dpkg -L ovs-ssh-tap-utils \
+           | grep -m 1 '^\(/usr\)\{0,1\}/lib/systemd/system/ovs-ssh-tap-sync\.service$')
+    [ -n "$unit" ] && [ -f "$unit" ] \
         || why "no ovs-ssh-tap-sync.service" || return
     [ -f /etc/default/ovs-ssh-tap-sync ] \
         || why "no /etc/default/ovs-ssh-tap-sync" || return
     # Where systemd is around, it must have nothing to say about the unit.
     if command -v systemd-analyze >/dev/null 2>&1; then
-        systemd-analyze verify /lib/systemd/system/ovs-ssh-tap-sync.service \
+        systemd-analyze verify "$unit" \
             >"$SCRATCH/unit-verify.log" 2>&1
         ! grep -q 'ovs-ssh-tap-sync.service:' "$SCRATCH/unit-verify.log" \
             || why "systemd-analyze verify: $(grep -m1 'ovs-ssh-tap-sync.service:' \
@@ -545,6 +603,7 @@ trap 'exit 130' INT TERM HUP
 
 run_case preconditions case_preconditions || exit 1
 run_case build case_build || exit 1
+run_case lintian case_lintian
 run_case install case_install || exit 1
 run_case utilities case_utilities
 if run_case switch-alternative case_switch \
