@@ -122,7 +122,8 @@ apt_add() {
     mapfile -t new < <(new_pkgs "$@")
     ADDED_PKGS+=("${new[@]}")
     [ "${#new[@]}" -eq 0 ] && return 0
-    log "installing ${new[*]}"
+    log "apt-get $*: ${#new[@]} new packages (listed in $log)"
+    echo "deb-install: apt-get $*: new: ${new[*]}" >>"$log"
     DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" >>"$log" 2>&1
 }
 
@@ -190,10 +191,11 @@ cleanup() {
             >>"$SCRATCH/apt.log" 2>&1
     fi
     if [ "${#ADDED_PKGS[@]}" -gt 0 ]; then
-        log "purging what this test installed: ${ADDED_PKGS[*]}"
+        log "purging the ${#ADDED_PKGS[@]} packages this test installed"
+        echo "deb-install: purging ${ADDED_PKGS[*]}" >>"$SCRATCH/apt.log"
         DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${ADDED_PKGS[@]}" \
             >>"$SCRATCH/apt.log" 2>&1 \
-            || log "apt-get purge ${ADDED_PKGS[*]} failed; see $SCRATCH/apt.log"
+            || log "apt-get purge failed; see $SCRATCH/apt.log"
     fi
     for p in "${NEW_USERS[@]}"; do
         log "removing the account $p that the packages created"
