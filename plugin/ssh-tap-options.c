@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -36,50 +37,8 @@
 
 #define KEEPALIVE_MIN 1
 #define KEEPALIVE_MAX 3600
-
-enum option_scope {
-    SCOPE_BOTH,
-    SCOPE_ACTIVE,               /* Only with options:remote. */
-    SCOPE_PASSIVE,              /* Only without options:remote. */
-};
-
-struct option_desc {
-    const char *name;
-    enum option_scope scope;
-};
-
-static const struct option_desc option_descs[] = {
-    { "cipher", SCOPE_ACTIVE },
-    { "compression", SCOPE_ACTIVE },
-    { "host_key", SCOPE_ACTIVE },
-    { "host_key_policy", SCOPE_ACTIVE },
-    { "keepalive_interval", SCOPE_BOTH },
-    { "key", SCOPE_ACTIVE },
-    { "known_hosts", SCOPE_ACTIVE },
-    { "max_backoff", SCOPE_ACTIVE },
-    { "proxy_command", SCOPE_ACTIVE },
-    { "remote", SCOPE_ACTIVE },
-    { "remote_command", SCOPE_ACTIVE },
-    { "remote_socket", SCOPE_ACTIVE },
-    { "socket", SCOPE_PASSIVE },
-    { "socket_group", SCOPE_PASSIVE },
-    { "socket_mode", SCOPE_PASSIVE },
-    { "socket_owner", SCOPE_PASSIVE },
-};
-
 #define MAX_BACKOFF_MIN 1
 #define MAX_BACKOFF_MAX 3600
-
-static const struct option_desc *
-find_option(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(option_descs); i++) {
-        if (!strcmp(option_descs[i].name, name)) {
-            return &option_descs[i];
-        }
-    }
-    return NULL;
-}
 
 /* Parses 's', which must consist only of decimal digits, into '*valuep'.
  * Values too large for any range used here are stored as UINT_MAX, so that
@@ -284,163 +243,323 @@ default_socket(const char *name, const char *ifname,
     return NULL;
 }
 
+/* The options table.
+ *
+ * One row per option, as OVS's ctl_command_syntax has one per command: its
+ * name, the ports it applies to, its parser, and the members of struct
+ * ssh_tap_options it sets, by which ssh_tap_options_equal(), _clone() and
+ * _destroy() handle it.  A parser returns NULL or a malloc()ed error
+ * message without the "ifname: " prefix.  Generic parsers store into the
+ * row's first field. */
+
+enum option_scope {
+    SCOPE_BOTH,
+    SCOPE_ACTIVE,               /* Only with options:remote. */
+    SCOPE_PASSIVE,              /* Only without options:remote. */
+};
+
+/* A member of struct ssh_tap_options: a malloc()ed string (or NULL), or a
+ * plain value compared and copied byte by byte. */
+struct option_field {
+    size_t offset;
+    size_t size;                /* 0 ends a row's list. */
+    bool is_string;
+};
+
+#define STRING_FIELD(MEMBER)                                            \
+    { offsetof(struct ssh_tap_options, MEMBER),                         \
+      sizeof ((struct ssh_tap_options *) NULL)->MEMBER, true }
+#define VALUE_FIELD(MEMBER)                                             \
+    { offsetof(struct ssh_tap_options, MEMBER),                         \
+      sizeof ((struct ssh_tap_options *) NULL)->MEMBER, false }
+
+#define MAX_OPTION_FIELDS 4
+
+struct option {
+    const char *name;
+    enum option_scope scope;
+    char *(*parse)(const struct option *, const char *value,
+                   const struct smap *args, struct ssh_tap_options *);
+    struct option_field fields[MAX_OPTION_FIELDS];
+    unsigned int min, max;      /* parse_seconds(): the range. */
+    const char *excludes;       /* An option that may not come with it. */
+};
+
+static void *
+field_ptr(const struct ssh_tap_options *opts, const struct option_field *f)
+{
+    return (char *) CONST_CAST(struct ssh_tap_options *, opts) + f->offset;
+}
+
+/* Stores a copy of 'value' in 'opt''s string field. */
+static char *
+store_string(const struct option *opt, const char *value,
+             struct ssh_tap_options *opts)
+{
+    const struct option_field *f = &opt->fields[0];
+
+    ovs_assert(f->is_string);
+    *(char **) field_ptr(opts, f) = xstrdup(value);
+    return NULL;
+}
+
+/* Returns an error if 'opt' and the option it excludes are both set. */
+static char *
+check_excludes(const struct option *opt, const struct smap *args)
+{
+    if (!opt->excludes || !smap_get(args, opt->excludes)) {
+        return NULL;
+    }
+    /* Named in sorted order, whichever of the two is reported. */
+    bool first = strcmp(opt->name, opt->excludes) < 0;
+    return xasprintf("options:%s and options:%s are mutually exclusive",
+                     first ? opt->name : opt->excludes,
+                     first ? opt->excludes : opt->name);
+}
+
+static char *
+parse_remote(const struct option *opt, const char *value,
+             const struct smap *args, struct ssh_tap_options *opts)
+{
+    char *error = ssh_tap_parse_remote(value, &opts->user, &opts->host,
+                                       &opts->port);
+    if (error) {
+        char *s = xasprintf("options:remote: %s", error);
+        free(error);
+        return s;
+    }
+    return NULL;
+}
+
+/* An absolute path to a file. */
+static char *
+parse_path(const struct option *opt, const char *value,
+           const struct smap *args, struct ssh_tap_options *opts)
+{
+    char *error = check_excludes(opt, args);
+    if (!error) {
+        error = check_path(opt->name, value, false);
+    }
+    return error ? error : store_string(opt, value, opts);
+}
+
+/* An absolute path to a unix socket. */
+static char *
+parse_socket_path(const struct option *opt, const char *value,
+                  const struct smap *args, struct ssh_tap_options *opts)
+{
+    char *error = check_path(opt->name, value, true);
+    return error ? error : store_string(opt, value, opts);
+}
+
+static char *
+parse_host_key(const struct option *opt, const char *value,
+               const struct smap *args, struct ssh_tap_options *opts)
+{
+    if (!ssh_tap_host_key_valid(value)) {
+        return xasprintf("options:host_key: '%s' is not a fingerprint of "
+                         "the form SHA256:<43 base64 characters> (as "
+                         "printed by ssh-keygen -l)", value);
+    }
+    return store_string(opt, value, opts);
+}
+
+/* A shell command line. */
+static char *
+parse_command(const struct option *opt, const char *value,
+              const struct smap *args, struct ssh_tap_options *opts)
+{
+    if (!value[0] || strchr(value, '\n')) {
+        return xasprintf("options:%s: must be a nonempty command on one "
+                         "line", opt->name);
+    }
+    char *error = check_excludes(opt, args);
+    return error ? error : store_string(opt, value, opts);
+}
+
+static char *
+parse_cipher(const struct option *opt, const char *value,
+             const struct smap *args, struct ssh_tap_options *opts)
+{
+    if (!value[0] || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                            "0123456789@.,-") != strlen(value)) {
+        return xasprintf("options:cipher: '%s' is not a comma-separated "
+                         "list of SSH cipher names", value);
+    }
+    return store_string(opt, value, opts);
+}
+
+/* A user or group name. */
+static char *
+parse_name(const struct option *opt, const char *value,
+           const struct smap *args, struct ssh_tap_options *opts)
+{
+    if (!name_is_sane(value)) {
+        return xasprintf("options:%s: '%s' is not a user or group name",
+                         opt->name, value);
+    }
+    return store_string(opt, value, opts);
+}
+
+static char *
+parse_bool(const struct option *opt, const char *value,
+           const struct smap *args, struct ssh_tap_options *opts)
+{
+    const struct option_field *f = &opt->fields[0];
+    bool *b = field_ptr(opts, f);
+
+    ovs_assert(f->size == sizeof *b);
+    if (!strcmp(value, "true")) {
+        *b = true;
+    } else if (strcmp(value, "false")) {
+        return xasprintf("options:%s: '%s' is neither true nor false",
+                         opt->name, value);
+    }
+    return NULL;
+}
+
+/* A whole number of seconds in opt->min..opt->max, stored in ms. */
+static char *
+parse_seconds(const struct option *opt, const char *value,
+              const struct smap *args, struct ssh_tap_options *opts)
+{
+    const struct option_field *f = &opt->fields[0];
+    int *ms = field_ptr(opts, f);
+    unsigned int secs;
+
+    ovs_assert(f->size == sizeof *ms);
+    if (!parse_digits(value, &secs) || secs < opt->min || secs > opt->max) {
+        return xasprintf("options:%s: '%s' is not a whole number of seconds "
+                         "in the range %u..%u", opt->name, value, opt->min,
+                         opt->max);
+    }
+    *ms = (int) secs * 1000;
+    return NULL;
+}
+
+static char *
+parse_host_key_policy(const struct option *opt, const char *value,
+                      const struct smap *args, struct ssh_tap_options *opts)
+{
+    if (!strcmp(value, "accept-new")) {
+        if (smap_get(args, "host_key")) {
+            return xstrdup("options:host_key_policy=accept-new makes no "
+                           "sense with a pinned options:host_key");
+        }
+        opts->host_key_policy = SSH_TAP_HOST_KEY_ACCEPT_NEW;
+    } else if (strcmp(value, "strict")) {
+        return xasprintf("options:host_key_policy: '%s' is neither "
+                         "strict nor accept-new", value);
+    }
+    return NULL;
+}
+
+static char *
+parse_socket_mode(const struct option *opt, const char *value,
+                  const struct smap *args, struct ssh_tap_options *opts)
+{
+    char *end;
+    unsigned long mode = strtoul(value, &end, 8);
+
+    if (!value[0] || *end || value[0] == '-' || value[0] == '+'
+        || mode > 0777) {
+        return xasprintf("options:socket_mode: '%s' is not an octal "
+                         "mode such as 0660", value);
+    }
+    if (mode & 0007) {
+        /* Anyone who can connect can inject frames into the bridge. */
+        return xasprintf("options:socket_mode: %04lo would let every "
+                         "local user into the bridge; the socket may be "
+                         "open to its owner and group only", mode);
+    }
+    if (!(mode & 0600)) {
+        return xasprintf("options:socket_mode: %04lo leaves the owner "
+                         "(vswitchd or options:socket_owner) without "
+                         "access", mode);
+    }
+    opts->socket_mode = mode;
+    return NULL;
+}
+
+/* In the order of their names.  options:remote also decides 'active'
+ * (ssh_tap_options_parse() sets it first, since it decides the scope of
+ * every other option). */
+static const struct option options[] = {
+    { .name = "cipher", .scope = SCOPE_ACTIVE, .parse = parse_cipher,
+      .fields = { STRING_FIELD(ciphers) } },
+    { .name = "compression", .scope = SCOPE_ACTIVE, .parse = parse_bool,
+      .fields = { VALUE_FIELD(compression) } },
+    { .name = "host_key", .scope = SCOPE_ACTIVE, .parse = parse_host_key,
+      .fields = { STRING_FIELD(host_key) } },
+    { .name = "host_key_policy", .scope = SCOPE_ACTIVE,
+      .parse = parse_host_key_policy,
+      .fields = { VALUE_FIELD(host_key_policy) } },
+    { .name = "keepalive_interval", .scope = SCOPE_BOTH,
+      .parse = parse_seconds, .fields = { VALUE_FIELD(keepalive_ms) },
+      .min = KEEPALIVE_MIN, .max = KEEPALIVE_MAX },
+    { .name = "key", .scope = SCOPE_ACTIVE, .parse = parse_path,
+      .fields = { STRING_FIELD(key) } },
+    { .name = "known_hosts", .scope = SCOPE_ACTIVE, .parse = parse_path,
+      .fields = { STRING_FIELD(known_hosts) }, .excludes = "host_key" },
+    { .name = "max_backoff", .scope = SCOPE_ACTIVE, .parse = parse_seconds,
+      .fields = { VALUE_FIELD(max_backoff_ms) },
+      .min = MAX_BACKOFF_MIN, .max = MAX_BACKOFF_MAX },
+    { .name = "proxy_command", .scope = SCOPE_ACTIVE, .parse = parse_command,
+      .fields = { STRING_FIELD(proxy_command) } },
+    { .name = "remote", .scope = SCOPE_ACTIVE, .parse = parse_remote,
+      .fields = { VALUE_FIELD(active), STRING_FIELD(user),
+                  STRING_FIELD(host), VALUE_FIELD(port) } },
+    { .name = "remote_command", .scope = SCOPE_ACTIVE, .parse = parse_command,
+      .fields = { STRING_FIELD(remote_command) },
+      .excludes = "remote_socket" },
+    { .name = "remote_socket", .scope = SCOPE_ACTIVE,
+      .parse = parse_socket_path, .fields = { STRING_FIELD(remote_socket) } },
+    { .name = "socket", .scope = SCOPE_PASSIVE, .parse = parse_socket_path,
+      .fields = { STRING_FIELD(socket) } },
+    { .name = "socket_group", .scope = SCOPE_PASSIVE, .parse = parse_name,
+      .fields = { STRING_FIELD(socket_group) } },
+    { .name = "socket_mode", .scope = SCOPE_PASSIVE,
+      .parse = parse_socket_mode, .fields = { VALUE_FIELD(socket_mode) } },
+    { .name = "socket_owner", .scope = SCOPE_PASSIVE, .parse = parse_name,
+      .fields = { STRING_FIELD(socket_owner) } },
+};
+
+/* Iterates 'F' over the fields of every option, 'OPT' over the options.
+ * Together the rows name every member of struct ssh_tap_options once. */
+#define FOR_EACH_FIELD(OPT, F)                                          \
+    for ((OPT) = options; (OPT) < &options[ARRAY_SIZE(options)]; (OPT)++) \
+        for ((F) = (OPT)->fields;                                       \
+             (F) < &(OPT)->fields[MAX_OPTION_FIELDS] && (F)->size; (F)++)
+
+static const struct option *
+find_option(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+        if (!strcmp(options[i].name, name)) {
+            return &options[i];
+        }
+    }
+    return NULL;
+}
+
 /* Parses one option.  Returns NULL or a malloc()ed error message without the
  * "ifname: " prefix. */
 static char *
 parse_one(const struct smap *args, const char *key, const char *value,
           struct ssh_tap_options *opts)
 {
-    const struct option_desc *desc = find_option(key);
-    char *error;
+    const struct option *opt = find_option(key);
 
-    if (!desc) {
+    if (!opt) {
         return xasprintf("unknown option '%s'", key);
-    } else if (desc->scope == SCOPE_ACTIVE && !opts->active) {
+    } else if (opt->scope == SCOPE_ACTIVE && !opts->active) {
         return xasprintf("options:%s requires options:remote (passive ports "
                          "listen on options:socket)", key);
-    } else if (desc->scope == SCOPE_PASSIVE && opts->active) {
+    } else if (opt->scope == SCOPE_PASSIVE && opts->active) {
         return xasprintf("options:%s applies only to passive ports (those "
                          "without options:remote)", key);
     }
-
-    if (!strcmp(key, "remote")) {
-        error = ssh_tap_parse_remote(value, &opts->user, &opts->host,
-                                     &opts->port);
-        if (error) {
-            char *s = xasprintf("options:remote: %s", error);
-            free(error);
-            return s;
-        }
-    } else if (!strcmp(key, "key")) {
-        error = check_path(key, value, false);
-        if (error) {
-            return error;
-        }
-        opts->key = xstrdup(value);
-    } else if (!strcmp(key, "known_hosts")) {
-        if (smap_get(args, "host_key")) {
-            return xstrdup("options:host_key and options:known_hosts are "
-                           "mutually exclusive");
-        }
-        error = check_path(key, value, false);
-        if (error) {
-            return error;
-        }
-        opts->known_hosts = xstrdup(value);
-    } else if (!strcmp(key, "host_key")) {
-        if (!ssh_tap_host_key_valid(value)) {
-            return xasprintf("options:host_key: '%s' is not a fingerprint of "
-                             "the form SHA256:<43 base64 characters> (as "
-                             "printed by ssh-keygen -l)", value);
-        }
-        opts->host_key = xstrdup(value);
-    } else if (!strcmp(key, "remote_socket") || !strcmp(key, "socket")) {
-        error = check_path(key, value, true);
-        if (error) {
-            return error;
-        }
-        if (!strcmp(key, "socket")) {
-            opts->socket = xstrdup(value);
-        } else {
-            opts->remote_socket = xstrdup(value);
-        }
-    } else if (!strcmp(key, "remote_command")
-               || !strcmp(key, "proxy_command")) {
-        if (!value[0] || strchr(value, '\n')) {
-            return xasprintf("options:%s: must be a nonempty command on one "
-                             "line", key);
-        }
-        if (!strcmp(key, "remote_command")) {
-            if (smap_get(args, "remote_socket")) {
-                return xstrdup("options:remote_command and "
-                               "options:remote_socket are mutually "
-                               "exclusive");
-            }
-            opts->remote_command = xstrdup(value);
-        } else {
-            opts->proxy_command = xstrdup(value);
-        }
-    } else if (!strcmp(key, "cipher")) {
-        if (!value[0] || strspn(value, "abcdefghijklmnopqrstuvwxyz"
-                                "0123456789@.,-") != strlen(value)) {
-            return xasprintf("options:cipher: '%s' is not a comma-separated "
-                             "list of SSH cipher names", value);
-        }
-        opts->ciphers = xstrdup(value);
-    } else if (!strcmp(key, "compression")) {
-        if (!strcmp(value, "true")) {
-            opts->compression = true;
-        } else if (strcmp(value, "false")) {
-            return xasprintf("options:compression: '%s' is neither true nor "
-                             "false", value);
-        }
-    } else if (!strcmp(key, "max_backoff")) {
-        unsigned int secs;
-
-        if (!parse_digits(value, &secs)
-            || secs < MAX_BACKOFF_MIN || secs > MAX_BACKOFF_MAX) {
-            return xasprintf("options:max_backoff: '%s' is not a whole "
-                             "number of seconds in the range %d..%d",
-                             value, MAX_BACKOFF_MIN, MAX_BACKOFF_MAX);
-        }
-        opts->max_backoff_ms = (int) secs * 1000;
-    } else if (!strcmp(key, "host_key_policy")) {
-        if (!strcmp(value, "accept-new")) {
-            if (smap_get(args, "host_key")) {
-                return xstrdup("options:host_key_policy=accept-new makes no "
-                               "sense with a pinned options:host_key");
-            }
-            opts->host_key_policy = SSH_TAP_HOST_KEY_ACCEPT_NEW;
-        } else if (strcmp(value, "strict")) {
-            return xasprintf("options:host_key_policy: '%s' is neither "
-                             "strict nor accept-new", value);
-        }
-    } else if (!strcmp(key, "socket_owner") || !strcmp(key, "socket_group")) {
-        if (!name_is_sane(value)) {
-            return xasprintf("options:%s: '%s' is not a user or group name",
-                             key, value);
-        }
-        if (!strcmp(key, "socket_owner")) {
-            opts->socket_owner = xstrdup(value);
-        } else {
-            opts->socket_group = xstrdup(value);
-        }
-    } else if (!strcmp(key, "socket_mode")) {
-        char *end;
-        unsigned long mode = strtoul(value, &end, 8);
-
-        if (!value[0] || *end || value[0] == '-' || value[0] == '+'
-            || mode > 0777) {
-            return xasprintf("options:socket_mode: '%s' is not an octal "
-                             "mode such as 0660", value);
-        }
-        if (mode & 0007) {
-            /* Anyone who can connect can inject frames into the bridge. */
-            return xasprintf("options:socket_mode: %04lo would let every "
-                             "local user into the bridge; the socket may be "
-                             "open to its owner and group only", mode);
-        }
-        if (!(mode & 0600)) {
-            return xasprintf("options:socket_mode: %04lo leaves the owner "
-                             "(vswitchd or options:socket_owner) without "
-                             "access", mode);
-        }
-        opts->socket_mode = mode;
-    } else if (!strcmp(key, "keepalive_interval")) {
-        unsigned int secs;
-
-        if (!parse_digits(value, &secs)
-            || secs < KEEPALIVE_MIN || secs > KEEPALIVE_MAX) {
-            return xasprintf("options:keepalive_interval: '%s' is not a "
-                             "whole number of seconds in the range %d..%d",
-                             value, KEEPALIVE_MIN, KEEPALIVE_MAX);
-        }
-        opts->keepalive_ms = (int) secs * 1000;
-    } else {
-        /* Every name in option_descs[] has a case above. */
-        OVS_NOT_REACHED();
-    }
-    return NULL;
+    return opt->parse(opt, value, args, opts);
 }
 
 /* Fills in the defaults for whatever 'opts' still lacks.  Returns NULL or a
@@ -548,26 +667,21 @@ bool
 ssh_tap_options_equal(const struct ssh_tap_options *a,
                       const struct ssh_tap_options *b)
 {
-    return (a->active == b->active
-            && a->port == b->port
-            && a->keepalive_ms == b->keepalive_ms
-            && nullable_string_is_equal(a->user, b->user)
-            && nullable_string_is_equal(a->host, b->host)
-            && nullable_string_is_equal(a->key, b->key)
-            && nullable_string_is_equal(a->known_hosts, b->known_hosts)
-            && nullable_string_is_equal(a->host_key, b->host_key)
-            && nullable_string_is_equal(a->remote_socket, b->remote_socket)
-            && nullable_string_is_equal(a->remote_command,
-                                        b->remote_command)
-            && nullable_string_is_equal(a->proxy_command, b->proxy_command)
-            && nullable_string_is_equal(a->ciphers, b->ciphers)
-            && a->compression == b->compression
-            && a->max_backoff_ms == b->max_backoff_ms
-            && a->host_key_policy == b->host_key_policy
-            && nullable_string_is_equal(a->socket, b->socket)
-            && nullable_string_is_equal(a->socket_owner, b->socket_owner)
-            && nullable_string_is_equal(a->socket_group, b->socket_group)
-            && a->socket_mode == b->socket_mode);
+    const struct option *opt;
+    const struct option_field *f;
+
+    FOR_EACH_FIELD (opt, f) {
+        const void *fa = field_ptr(a, f);
+        const void *fb = field_ptr(b, f);
+
+        if (f->is_string
+            ? !nullable_string_is_equal(*(char *const *) fa,
+                                        *(char *const *) fb)
+            : memcmp(fa, fb, f->size)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Initializes 'dst' as a deep copy of 'src'.  Whatever 'dst' held before is
@@ -576,25 +690,16 @@ void
 ssh_tap_options_clone(struct ssh_tap_options *dst,
                       const struct ssh_tap_options *src)
 {
-    dst->active = src->active;
-    dst->user = nullable_xstrdup(src->user);
-    dst->host = nullable_xstrdup(src->host);
-    dst->port = src->port;
-    dst->key = nullable_xstrdup(src->key);
-    dst->known_hosts = nullable_xstrdup(src->known_hosts);
-    dst->host_key = nullable_xstrdup(src->host_key);
-    dst->remote_socket = nullable_xstrdup(src->remote_socket);
-    dst->remote_command = nullable_xstrdup(src->remote_command);
-    dst->proxy_command = nullable_xstrdup(src->proxy_command);
-    dst->ciphers = nullable_xstrdup(src->ciphers);
-    dst->compression = src->compression;
-    dst->max_backoff_ms = src->max_backoff_ms;
-    dst->host_key_policy = src->host_key_policy;
-    dst->socket = nullable_xstrdup(src->socket);
-    dst->socket_owner = nullable_xstrdup(src->socket_owner);
-    dst->socket_group = nullable_xstrdup(src->socket_group);
-    dst->socket_mode = src->socket_mode;
-    dst->keepalive_ms = src->keepalive_ms;
+    const struct option *opt;
+    const struct option_field *f;
+
+    *dst = *src;
+    FOR_EACH_FIELD (opt, f) {
+        if (f->is_string) {
+            char **p = field_ptr(dst, f);
+            *p = nullable_xstrdup(*p);
+        }
+    }
 }
 
 /* Frees everything 'opts' owns and leaves it empty, so that destroying it
@@ -602,19 +707,15 @@ ssh_tap_options_clone(struct ssh_tap_options *dst,
 void
 ssh_tap_options_destroy(struct ssh_tap_options *opts)
 {
+    const struct option *opt;
+    const struct option_field *f;
+
     if (opts) {
-        free(opts->user);
-        free(opts->host);
-        free(opts->key);
-        free(opts->known_hosts);
-        free(opts->host_key);
-        free(opts->remote_socket);
-        free(opts->remote_command);
-        free(opts->proxy_command);
-        free(opts->ciphers);
-        free(opts->socket);
-        free(opts->socket_owner);
-        free(opts->socket_group);
+        FOR_EACH_FIELD (opt, f) {
+            if (f->is_string) {
+                free(*(char **) field_ptr(opts, f));
+            }
+        }
         memset(opts, 0, sizeof *opts);
     }
 }

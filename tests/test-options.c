@@ -760,6 +760,7 @@ equal_and_clone(void)
     CHECK(c.user != a.user && c.host != a.host && c.key != a.key
           && c.known_hosts != a.known_hosts
           && c.remote_socket != a.remote_socket);
+    CHECK(c.ciphers != a.ciphers && streq(c.ciphers, a.ciphers));
 
     /* The clone must survive the original (valgrind checks the rest). */
     ssh_tap_options_destroy(&a);
@@ -777,7 +778,9 @@ equal_detects_each_field(void)
     struct ssh_tap_options base, o;
 
     CHECK_OK(parse_ok(KV("remote", "ops@h:2222"), &base));
-    for (int field = 0; field < 11; field++) {
+    /* Every member of struct ssh_tap_options, then none. */
+    const int n_fields = 19;
+    for (int field = 0; field <= n_fields; field++) {
         ssh_tap_options_clone(&o, &base);
         switch (field) {
         case 0: o.active = !o.active; break;
@@ -790,12 +793,21 @@ equal_detects_each_field(void)
         case 7: free(o.remote_socket); o.remote_socket = xstrdup("/o"); break;
         case 8: o.socket = xstrdup("/s"); break;
         case 9: o.keepalive_ms++; break;
-        case 10: break;
+        case 10: o.remote_command = xstrdup("relay"); break;
+        case 11: o.proxy_command = xstrdup("nc %h %p"); break;
+        case 12: free(o.ciphers); o.ciphers = xstrdup("aes"); break;
+        case 13: o.compression = !o.compression; break;
+        case 14: o.max_backoff_ms++; break;
+        case 15: o.host_key_policy = SSH_TAP_HOST_KEY_ACCEPT_NEW; break;
+        case 16: o.socket_owner = xstrdup("u"); break;
+        case 17: o.socket_group = xstrdup("g"); break;
+        case 18: o.socket_mode = 0600; break;
+        case 19: break;
         }
         bool eq = ssh_tap_options_equal(&base, &o);
         bool eq2 = ssh_tap_options_equal(&o, &base);
         ssh_tap_options_destroy(&o);
-        if (eq != eq2 || eq != (field == 10)) {
+        if (eq != eq2 || eq != (field == n_fields)) {
             snprintf(why, sizeof why, "field %d: equal %d/%d", field, eq,
                      eq2);
             ssh_tap_options_destroy(&base);
