@@ -20,8 +20,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,31 +41,13 @@
 #include "socket-util.h"
 #include "ssh-tap-login.h"
 #include "ssh-tap-options.h"
+#include "ssh-tap-pump.h"
 #include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ssh_tap_session);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-
-/* Size of each direction's copy buffer in the pump.  64 KiB holds dozens of
- * frames, so one ssh_channel_write() usually carries a whole batch. */
-#define PUMP_BUF 65536
-
-/* The receive window the pump keeps open to the far end once the link
- * carries bulk traffic, with libssh before 0.11.  By itself libssh 0.10 tops
- * a channel's window up to 1.28 MB only when it has fallen under 640 kB, so
- * no more than about 0.6-1.2 MB are ever in flight towards us: 238 Mbit/s
- * with 20 ms of round trip, against 657-807 with RX_WINDOW (docs/
- * performance.md).  A read that asks for more than libssh holds and has
- * granted makes 0.10 grant the difference, so reading with a count of
- * RX_WINDOW keeps that much open; the destination must be that large, which
- * is why the buffer grows only for a link that shows it needs it.
- *
- * libssh 0.11 keeps a 2 MiB window itself and tops it up whatever the count
- * of a read, so there this changes nothing (measured: 381-389 Mbit/s either
- * way at 20 ms) but the 4 MiB buffer: the pump leaves it out. */
-#define RX_WINDOW (4 * 1024 * 1024)
 
 /* Stack of a session thread.  ovs_thread_create() would give it the
  * process's default stack (8 MiB from RLIMIT_STACK), all of it resident under
@@ -428,9 +408,6 @@ session_connect(struct ssh_tap_session *s, ssh_session *sshp,
     return NULL;
 }
 
-/* Copies bytes between 'channel' and 'sock' until either side closes, an
- * error occurs or the owner asks to exit.  Returns NULL on a clean close,
- * otherwise a malloc()ed error. */
 /* What the far command (options:remote_command) wrote to its stderr, read
  * as it arrives so that it never fills the channel's window. */
 struct remote_stderr {
@@ -502,8 +479,8 @@ remote_command_error(struct ssh_tap_session *s, ssh_channel channel,
     int status = channel_exit_status(channel);
     for (int i = 0; status < 0 && i < 20 && ssh_channel_is_open(channel);
          i++) {
-        struct pollfd pfd = { .fd = ssh_get_fd(ssh_channel_get_session(channel)),
-                              .events = POLLIN };
+        ssh_session ssh = ssh_channel_get_session(channel);
+        struct pollfd pfd = { .fd = ssh_get_fd(ssh), .events = POLLIN };
         poll(&pfd, 1, 100);
         status = channel_exit_status(channel);
     }
@@ -516,103 +493,57 @@ remote_command_error(struct ssh_tap_session *s, ssh_channel channel,
                      rs->last ? ": " : "", rs->last ? rs->last : "");
 }
 
+/* Tells reconnect that the connection is doing well, so that when it ends
+ * the next attempt comes quickly.  Once a second is plenty for that. */
+static void
+session_activity(struct reconnect *fsm, long long int *last_activity)
+{
+    long long int now = time_msec();
+
+    if (now - *last_activity >= 1000) {
+        reconnect_activity(fsm, now);
+        *last_activity = now;
+    }
+}
+
+/* Returns true if the owner wants the pump to stop: it is going away, or
+ * asked for a reconnect (then sets '*kicked'). */
+static bool
+session_pump_interrupted(struct ssh_tap_session *s, bool *kicked)
+{
+    if (session_exiting(s)) {
+        return true;
+    }
+    if (session_kicked(s)) {
+        *kicked = true;
+        return true;
+    }
+    return false;
+}
+
+/* Copies bytes between 'channel' and 'sock' (plugin/ssh-tap-pump.c) until
+ * either side closes, an error occurs or the owner asks to exit or to
+ * reconnect ('*kicked' then).  Returns NULL on a clean close, otherwise a
+ * malloc()ed error. */
 static char *
 session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
              int sock, struct reconnect *fsm, bool *kicked)
 {
-    long long int last_activity = 0;
     struct remote_stderr rs = { .line = DS_EMPTY_INITIALIZER, .last = NULL };
-
-    uint8_t *down = xmalloc(PUMP_BUF);   /* channel -> sock */
-    size_t down_size = PUMP_BUF;
-    size_t since_grow = 0;               /* Bytes read since a window grow. */
-    /* Whether the libssh we run with (0.10 and 0.11 share a soname) grows
-     * the window to a read's count, i.e. whether RX_WINDOW helps. */
-    bool rx_window_grows = !ssh_version(SSH_VERSION_INT(0, 11, 0));
-    uint8_t *up = xmalloc(PUMP_BUF);     /* sock -> channel */
-    size_t down_len = 0, down_ofs = 0;
-    size_t up_len = 0, up_ofs = 0;
+    long long int last_activity = 0;
+    struct ssh_tap_pump pump;
     char *error = NULL;
 
-    ssh_set_blocking(ssh, 0);
+    ssh_tap_pump_init(&pump, ssh, channel, sock, s->peer,
+                      SSH_TAP_PUMP_WINDOW_WIDE);
     for (;;) {
-        bool progress = false;
-
-        /* Far end to vswitchd. */
-        if (down_len == 0) {
-            int n = ssh_channel_poll(channel, 0);
-            if (n > 0) {
-                if (rx_window_grows && down_size < RX_WINDOW
-                    && n >= PUMP_BUF / 2) {
-                    /* A burst: this link is worth a bigger window. */
-                    free(down);
-                    down = xmalloc(RX_WINDOW);
-                    down_size = RX_WINDOW;
-                    since_grow = RX_WINDOW;
-                }
-                /* Asking for all of 'down' makes libssh top the window up to
-                 * RX_WINDOW; once a quarter of it is used is often enough
-                 * (each top-up is a packet to the far end). */
-                uint32_t count = (down_size == RX_WINDOW
-                                  && since_grow >= RX_WINDOW / 4
-                                  ? RX_WINDOW : MIN(n, PUMP_BUF));
-                n = ssh_channel_read_timeout(channel, down, count, 0, 0);
-                if (count == RX_WINDOW) {
-                    since_grow = 0;
-                }
-            }
-            if (n == SSH_EOF) {
-                break;
-            } else if (n < 0) {
-                error = xasprintf("SSH read from %s failed: %s", s->peer,
-                                  ssh_get_error(ssh));
-                break;
-            }
-            since_grow += n;
-            down_len = n;
-            down_ofs = 0;
+        enum ssh_tap_pump_status down = ssh_tap_pump_down(&pump, &error);
+        if (ssh_tap_pump_ended(down)) {
+            break;              /* EOF from the far end is a clean close. */
         }
-        if (down_len > down_ofs) {
-            ssize_t n = send(sock, down + down_ofs, down_len - down_ofs,
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n > 0) {
-                down_ofs += n;
-                progress = true;
-                if (down_ofs == down_len) {
-                    down_len = down_ofs = 0;
-                }
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                break;          /* vswitchd closed its end. */
-            }
-        }
-
-        /* vswitchd to far end, no more than the channel's window allows so
-         * that a non-blocking write takes all of it. */
-        uint32_t window = ssh_channel_window_size(channel);
-        if (up_len == 0 && window > 0) {
-            ssize_t n = recv(sock, up, MIN(window, PUMP_BUF), MSG_DONTWAIT);
-            if (n == 0) {
-                break;          /* vswitchd closed its end. */
-            } else if (n > 0) {
-                up_len = n;
-                up_ofs = 0;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                break;
-            }
-        }
-        if (up_len > up_ofs) {
-            int n = ssh_channel_write(channel, up + up_ofs, up_len - up_ofs);
-            if (n == SSH_ERROR) {
-                error = xasprintf("SSH write to %s failed: %s", s->peer,
-                                  ssh_get_error(ssh));
-                break;
-            } else if (n > 0) {
-                up_ofs += n;
-                progress = true;
-                if (up_ofs == up_len) {
-                    up_len = up_ofs = 0;
-                }
-            }
+        enum ssh_tap_pump_status up = ssh_tap_pump_up(&pump, &error);
+        if (ssh_tap_pump_ended(up)) {
+            break;
         }
 
         if (s->opts.remote_command) {
@@ -622,77 +553,30 @@ session_pump(struct ssh_tap_session *s, ssh_session ssh, ssh_channel channel,
             error = xasprintf("%s closed the channel", s->peer);
             break;
         }
-        if (progress) {
-            /* Tell reconnect this connection is doing well, so that when it
-             * ends the next attempt comes quickly.  Once a second is plenty
-             * for that. */
-            long long int now = time_msec();
-            if (now - last_activity >= 1000) {
-                reconnect_activity(fsm, now);
-                last_activity = now;
-            }
+        if (down == SSH_TAP_PUMP_MOVED || up == SSH_TAP_PUMP_MOVED) {
+            session_activity(fsm, &last_activity);
             continue;
         }
 
-        /* Nothing moved: sleep until one of the descriptors is ready. */
-        struct pollfd pfds[3] = {
-            /* While vswitchd has not taken what we already read, leave the
-             * SSH socket alone: that is the back-pressure towards the far
-             * end (its window stops growing). */
-            { .fd = ssh_get_fd(ssh), .events = down_len ? 0 : POLLIN },
-            { .fd = sock, .events = 0 },
-            { .fd = s->latch.fds[0], .events = POLLIN },
-        };
-        if (ssh_get_poll_flags(ssh) & SSH_WRITE_PENDING) {
-            pfds[0].events |= POLLOUT;
-        }
-        if (down_len > down_ofs) {
-            pfds[1].events |= POLLOUT;
-        }
-        if (up_len == 0 && ssh_channel_window_size(channel) > 0) {
-            pfds[1].events |= POLLIN;
-        }
-        /* Readiness wakes us: libssh has consumed every complete packet it
-         * read by the time the calls above return.  The timeout is only a
-         * safety net, long enough that 100 idle ports cost next to nothing
-         * (keepalives wake them every keepalive_interval anyway). */
-        /* Acknowledge the far sshd's segments at once.  sshd does not set
-         * TCP_NODELAY on a forwarding connection, so Nagle there holds its
-         * next small segment (a ping reply, an ACK-sized frame) until ours
-         * is acknowledged, and a delayed ACK here turned a 1 ms round trip
-         * into 16 ms.  Quick-ack mode does not stick, hence every time. */
-        int one = 1;
-        setsockopt(pfds[0].fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-        int retval = poll(pfds, 3, 5000);
-        if (retval < 0 && errno != EINTR) {
-            error = xasprintf("poll failed: %s", ovs_strerror(errno));
+        /* Nothing moved: sleep until something can.  The timeout is long
+         * enough that 100 idle ports cost next to nothing (keepalives wake
+         * them every keepalive_interval anyway). */
+        bool woken;
+        enum ssh_tap_pump_status st = ssh_tap_pump_wait(&pump,
+                                                        s->latch.fds[0], 5000,
+                                                        &woken, &error);
+        if ((woken && session_pump_interrupted(s, kicked))
+            || ssh_tap_pump_ended(st)) {
             break;
-        }
-        if (pfds[2].revents) {
-            if (session_exiting(s)) {
-                break;          /* The owner is going away. */
-            }
-            if (session_kicked(s)) {
-                *kicked = true;
-                break;
-            }
-        }
-        if (pfds[1].revents & (POLLHUP | POLLERR) && !(pfds[1].revents
-                                                       & POLLIN)) {
-            break;
-        }
-        if (pfds[0].revents & POLLOUT) {
-            ssh_blocking_flush(ssh, 0);
         }
     }
+    ssh_tap_pump_destroy(&pump);
 
     if (s->opts.remote_command && !error && !*kicked) {
         error = remote_command_error(s, channel, &rs);
     }
     ds_destroy(&rs.line);
     free(rs.last);
-    free(down);
-    free(up);
     return error;
 }
 

@@ -23,12 +23,14 @@ ASAN_PLUGIN_HDRS = \
 	$(top_srcdir)/plugin/ssh-tap-login.h \
 	$(top_srcdir)/plugin/ssh-tap-options.h \
 	$(top_srcdir)/plugin/ssh-tap-proto.h \
+	$(top_srcdir)/plugin/ssh-tap-pump.h \
 	$(top_srcdir)/plugin/ssh-tap-session.h
 ASAN_OBJS = \
 	$(ASAN_OBJDIR)/ssh-tap-main.o \
 	$(ASAN_OBJDIR)/netdev-ssh-tap.o \
 	$(ASAN_OBJDIR)/ssh-tap-options.o \
 	$(ASAN_OBJDIR)/ssh-tap-login.o \
+	$(ASAN_OBJDIR)/ssh-tap-pump.o \
 	$(ASAN_OBJDIR)/ssh-tap-session.o \
 	$(ASAN_OBJDIR)/ssh-tap-link.o \
 	$(ASAN_OBJDIR)/ssh-tap-proto.o

@@ -231,7 +231,7 @@ tcp_transfer() {
 case_tcp() { tcp_transfer a1 b1 "$B1_V4" tcp-100M; }
 
 # Towards the active side: libssh reads, with the receive window grown to
-# RX_WINDOW and the pump's larger buffer (plugin/ssh-tap-session.c).
+# RX_WINDOW and the pump's larger buffer (plugin/ssh-tap-pump.c).
 case_tcp_reverse() { tcp_transfer b1 a1 "$A1_V4" tcp-100M-reverse; }
 
 rx_bytes() {

@@ -54,6 +54,7 @@
 #include "socket-util.h"
 #include "ssh-tap-login.h"
 #include "ssh-tap-options.h"
+#include "ssh-tap-pump.h"
 #include "stream-provider.h"
 #include "timeval.h"
 #include "util.h"
@@ -61,9 +62,6 @@
 VLOG_DEFINE_THIS_MODULE(stream_ssh);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
-
-/* Size of each direction's copy buffer in the pump. */
-#define PUMP_BUF 65536
 
 /* Name parsing. */
 
@@ -301,129 +299,51 @@ pump_interrupted(void *link)
     return link_exiting(link);
 }
 
-/* Copies bytes between 'channel' and the pump's end of the socketpair until
- * either side closes, an error occurs or the stream is closed.  Returns NULL
- * if the stream side ended it, otherwise a malloc()ed reason. */
+/* Copies bytes between 'channel' and the pump's end of the socketpair
+ * (plugin/ssh-tap-pump.c) until either side closes, an error occurs or the
+ * stream is closed.  Returns NULL if the stream side ended it, otherwise a
+ * malloc()ed reason. */
 static char *
 pump_run(struct ssh_link *link, ssh_session ssh, ssh_channel channel)
 {
-    uint8_t *down = xmalloc(PUMP_BUF);   /* channel -> stream */
-    uint8_t *up = xmalloc(PUMP_BUF);     /* stream -> channel */
-    size_t down_len = 0, down_ofs = 0;
-    size_t up_len = 0, up_ofs = 0;
-    int sock = link->pump_fd;
-    bool far_eof = false;
+    struct ssh_tap_pump pump;
     char *reason = NULL;
 
+    /* Registry traffic is small: libssh's own window is plenty. */
+    ssh_tap_pump_init(&pump, ssh, channel, link->pump_fd, link->peer,
+                      SSH_TAP_PUMP_WINDOW_LIBSSH);
     for (;;) {
-        bool progress = false;
+        enum ssh_tap_pump_status down = ssh_tap_pump_down(&pump, &reason);
+        if (down == SSH_TAP_PUMP_FAR_EOF) {
+            reason = xasprintf("%s closed the channel to %s", link->peer,
+                               link->socket);
+            break;
+        } else if (ssh_tap_pump_ended(down)) {
+            break;
+        }
+        enum ssh_tap_pump_status up = ssh_tap_pump_up(&pump, &reason);
+        if (ssh_tap_pump_ended(up)) {
+            break;
+        }
 
-        /* Far end to the stream. */
-        if (down_len == 0 && !far_eof) {
-            int n = ssh_channel_read_nonblocking(channel, down, PUMP_BUF, 0);
-            if (n == SSH_EOF) {
-                far_eof = true;
-            } else if (n < 0) {
-                reason = xasprintf("SSH read from %s failed: %s", link->peer,
-                                   ssh_get_error(ssh));
-                break;
-            } else {
-                down_len = n;
-                down_ofs = 0;
-            }
-        }
-        if (down_len > down_ofs) {
-            ssize_t n = send(sock, down + down_ofs, down_len - down_ofs,
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n > 0) {
-                down_ofs += n;
-                progress = true;
-                if (down_ofs == down_len) {
-                    down_len = down_ofs = 0;
-                }
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                break;          /* The stream was closed. */
-            }
-        }
-        if (far_eof && !down_len) {
+        if (!ssh_channel_is_open(channel)
+            && !ssh_tap_pump_down_pending(&pump)) {
             reason = xasprintf("%s closed the channel to %s", link->peer,
                                link->socket);
             break;
         }
-
-        /* The stream to the far end, no more than the channel's window
-         * allows, so that a non-blocking write takes all of it. */
-        uint32_t window = ssh_channel_window_size(channel);
-        if (up_len == 0 && window > 0) {
-            ssize_t n = recv(sock, up, MIN(window, PUMP_BUF), MSG_DONTWAIT);
-            if (n == 0) {
-                break;          /* The stream was closed. */
-            } else if (n > 0) {
-                up_len = n;
-                up_ofs = 0;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                break;
-            }
-        }
-        if (up_len > up_ofs) {
-            int n = ssh_channel_write(channel, up + up_ofs, up_len - up_ofs);
-            if (n == SSH_ERROR) {
-                reason = xasprintf("SSH write to %s failed: %s", link->peer,
-                                   ssh_get_error(ssh));
-                break;
-            } else if (n > 0) {
-                up_ofs += n;
-                progress = true;
-                if (up_ofs == up_len) {
-                    up_len = up_ofs = 0;
-                }
-            }
-        }
-
-        if (!ssh_channel_is_open(channel) && !down_len) {
-            reason = xasprintf("%s closed the channel to %s", link->peer,
-                               link->socket);
-            break;
-        }
-        if (progress) {
+        if (down == SSH_TAP_PUMP_MOVED || up == SSH_TAP_PUMP_MOVED) {
             continue;
         }
 
-        /* Nothing moved: sleep until a descriptor is ready.  While the
-         * stream has not taken what we read, leave the SSH socket alone:
-         * back-pressure towards the far end. */
-        struct pollfd pfds[3] = {
-            { .fd = ssh_get_fd(ssh), .events = down_len ? 0 : POLLIN },
-            { .fd = sock, .events = 0 },
-            { .fd = link->exit_latch.fds[0], .events = POLLIN },
-        };
-        if (ssh_get_poll_flags(ssh) & SSH_WRITE_PENDING) {
-            pfds[0].events |= POLLOUT;
-        }
-        if (down_len > down_ofs) {
-            pfds[1].events |= POLLOUT;
-        }
-        if (up_len == 0 && ssh_channel_window_size(channel) > 0) {
-            pfds[1].events |= POLLIN;
-        }
-        if (poll(pfds, 3, 5000) < 0 && errno != EINTR) {
-            reason = xasprintf("poll failed: %s", ovs_strerror(errno));
+        bool woken;
+        enum ssh_tap_pump_status st = ssh_tap_pump_wait(
+            &pump, link->exit_latch.fds[0], 5000, &woken, &reason);
+        if ((woken && link_exiting(link)) || ssh_tap_pump_ended(st)) {
             break;
-        }
-        if (pfds[2].revents && link_exiting(link)) {
-            break;
-        }
-        if (pfds[1].revents & (POLLHUP | POLLERR)
-            && !(pfds[1].revents & POLLIN)) {
-            break;              /* The stream was closed. */
-        }
-        if (pfds[0].revents & POLLOUT) {
-            ssh_blocking_flush(ssh, 0);
         }
     }
-
-    free(down);
-    free(up);
+    ssh_tap_pump_destroy(&pump);
     return reason;
 }
 
