@@ -20,10 +20,11 @@
 #
 # Impairments (drop, loss, delay) use netem on ul0 where the kernel has it
 # (sch_netem).  Otherwise a small user-space "wire" does the same: two tap
-# devices "ul1", one in each site namespace, joined by a python3 process that
-# drops and delays frames, with /32 routes that steer the sites' traffic to
-# each other's underlay address through it (the TCP connection under SSH
-# keeps its addresses and simply takes the impaired path).  Force one with
+# devices "ul1", one in each site namespace, joined by a python3 process
+# (tests/impair-wire.py) that drops and delays frames, with /32 routes that
+# steer the sites' traffic to each other's underlay address through it (the
+# TCP connection under SSH keeps its addresses and simply takes the
+# impaired path).  Force one with
 # SSH_TAP_TEST_IMPAIR=netem|wire.
 #
 # Needs root.  Usage: tests/system-faults.sh
@@ -178,87 +179,6 @@ port_listening() { [ -n "$(vm_exec "$1" ss -Hltn "sport = :$2")" ]; }
 # ---------------------------------------------------------------------------
 # Impairing the underlay: netem, or the user-space wire.
 
-write_wire() {
-    cat > "$SCRATCH/impair-wire.py" <<'EOF'
-# A user-space "wire" between two network namespaces: a tap device NAME in
-# each, frames copied between them, each direction with its own loss (%) and
-# delay (ms).  The taps go away with the process.
-#
-# usage: impair-wire.py NS_A NS_B NAME LOSS_AB DELAY_AB LOSS_BA DELAY_BA READY
-import collections
-import ctypes
-import fcntl
-import os
-import random
-import select
-import struct
-import sys
-import time
-
-CLONE_NEWNET = 0x40000000
-TUNSETIFF = 0x400454ca
-IFF_TAP, IFF_NO_PI = 0x0002, 0x1000
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def tap(ns, name):
-    nsfd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    if libc.setns(nsfd, CLONE_NEWNET):
-        err = ctypes.get_errno()
-        raise OSError(err, "setns %s: %s" % (ns, os.strerror(err)))
-    os.close(nsfd)
-    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
-    fcntl.ioctl(fd, TUNSETIFF,
-                struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
-    return fd
-
-
-def main():
-    ns_a, ns_b, name = sys.argv[1:4]
-    loss_ab, delay_ab, loss_ba, delay_ba = (float(x) for x in sys.argv[4:8])
-    fa = tap(ns_a, name)
-    fb = tap(ns_b, name)
-    # input fd -> [output fd, loss %, delay s, frames waiting (due, frame)]
-    dirs = {fa: [fb, loss_ab, delay_ab / 1000.0, collections.deque()],
-            fb: [fa, loss_ba, delay_ba / 1000.0, collections.deque()]}
-    with open(sys.argv[8], "w") as f:
-        f.write("ready\n")
-    while True:
-        now = time.monotonic()
-        timeout = None
-        for out, _, _, q in dirs.values():
-            while q and q[0][0] <= now:
-                try:
-                    os.write(out, q.popleft()[1])
-                except OSError:
-                    pass
-            if q:
-                t = q[0][0] - now
-                timeout = t if timeout is None else min(timeout, t)
-        ready, _, _ = select.select(list(dirs), [], [], timeout)
-        now = time.monotonic()
-        for fd in ready:
-            out, loss, delay, q = dirs[fd]
-            for _ in range(64):
-                try:
-                    frame = os.read(fd, 65536)
-                except OSError:
-                    break
-                if loss and random.random() * 100.0 < loss:
-                    continue
-                if delay:
-                    q.append((now + delay, frame))
-                else:
-                    try:
-                        os.write(out, frame)
-                    except OSError:
-                        pass
-
-
-main()
-EOF
-}
-
 # impair_detect: sets IMPAIR to netem or wire, or returns 1.
 impair_detect() {
     local ns
@@ -276,7 +196,6 @@ impair_detect() {
     command -v python3 >/dev/null || return 1
     [ -c /dev/net/tun ] || return 1
     IMPAIR=wire
-    write_wire
 }
 
 # impair_start LOSS_AB DELAY_AB LOSS_BA DELAY_BA: from now on, what site a
@@ -306,7 +225,7 @@ impair_setup() {
     fi
     rm -f "$SCRATCH/wire.ready"
     lib_spawn impair-wire /dev/null "$SCRATCH/wire.err" \
-        python3 "$SCRATCH/impair-wire.py" "$na" "$nb" ul1 "$lab" "$dab" "$lba" "$dba" \
+        python3 "$LIB_DIR/impair-wire.py" "$na" "$nb" ul1 "$lab" "$dab" "$lba" "$dba" \
         "$SCRATCH/wire.ready"
     IMPAIR_PID="$LAST_PID $(lib_starttime "$LAST_PID")"
     wait_until "the impairment wire" 10 test -s "$SCRATCH/wire.ready" \

@@ -5,11 +5,11 @@
 #   VM a1 --- site a: br0 --q1 (active) ==SSH==> sshd at b --> br0 q1 (passive) --- VM b1
 #                                  a hostile peer --unix socket--> site b: br1 p1 (passive)
 #
-# The hostile peer is a small python3 program (written into the scratch
-# directory) that connects straight to p1's socket as root, as sshd would on
-# behalf of a logged-in account, and sends garbage, absurd lengths, nonzero
-# flags, data before hello, truncated messages, oversize frames, a flood of
-# tiny frames, or opens and closes many connections.  After each case:
+# The hostile peer is a small python3 program, tests/hostile-peer.py, that
+# connects straight to p1's socket as root, as sshd would on behalf of a
+# logged-in account, and sends garbage, absurd lengths, nonzero flags, data
+# before hello, truncated messages, oversize frames, a flood of tiny
+# frames, or opens and closes many connections.  After each case:
 # vswitchd at b is alive, p1 is back to listening (the link was closed, by
 # vswitchd for a protocol violation), the counters say what happened, the
 # q1 link never went down and VM a1 still reaches b1 across it, and
@@ -32,268 +32,11 @@ lib_declare_cases setup garbage absurd-length nonzero-flags data-before-hello \
 lib_init
 
 READY=0
-PEER=
+PEER=$LIB_DIR/hostile-peer.py
 SOCK=
 
 # ---------------------------------------------------------------------------
-# The hostile peer.
-
-write_peer() {
-    cat > "$SCRATCH/stap-peer.py" <<'EOF'
-# A misbehaving ssh-tap peer for the hostile-input tests.  Connects to a
-# passive port's unix socket and does ACTION; prints what happened and exits
-# 0 if vswitchd reacted as expected, 1 otherwise.
-#
-# usage: stap-peer.py SOCKET ACTION [N]
-import os
-import socket
-import struct
-import sys
-import time
-
-HELLO, DATA, ECHO_REQUEST, ECHO_REPLY = 1, 2, 3, 4
-TIMEOUT = 5.0
-
-
-def msg(mtype, payload=b"", flags=0, length=None):
-    if length is None:
-        length = len(payload)
-    return struct.pack("!BBH", mtype, flags, length) + payload
-
-
-def hello(max_frame=1518):
-    return msg(HELLO, b"STAP" + bytes([1, 0]) + struct.pack("!H", max_frame)
-               + b"stap-peer (hostile test)")
-
-
-def frame(size):
-    """An Ethernet frame of SIZE bytes (the header cut short if SIZE < 14)."""
-    f = (bytes.fromhex("020000000099") + bytes.fromhex("020000000098")
-         + b"\x88\xb5")
-    f += bytes(i & 0xff for i in range(max(0, size - len(f))))
-    return f[:size]
-
-
-class Fail(Exception):
-    pass
-
-
-class Peer:
-    backlog_full = 0
-
-    def __init__(self, path):
-        # A unix socket's connect() fails with EAGAIN instead of waiting
-        # while the listener's backlog is full: retry for a while.
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.s.settimeout(TIMEOUT)
-            try:
-                self.s.connect(path)
-                break
-            except BlockingIOError:
-                self.s.close()
-                Peer.backlog_full += 1
-                if time.monotonic() > deadline:
-                    raise Fail("vswitchd accepted no connection on %s for "
-                               "%.0f s" % (path, TIMEOUT))
-                time.sleep(0.005)
-        self.buf = b""
-        self.eof = False
-
-    def send(self, data):
-        """Sends DATA; False if vswitchd has already closed the link."""
-        try:
-            self.s.sendall(data)
-            return True
-        except (BrokenPipeError, ConnectionResetError):
-            return False
-
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0 or self.eof:
-            return False
-        self.s.settimeout(left)
-        try:
-            data = self.s.recv(65536)
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            data = b""
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        return True
-
-    def next_msg(self, deadline):
-        while True:
-            if len(self.buf) >= 4:
-                mtype, flags, length = struct.unpack("!BBH", self.buf[:4])
-                if len(self.buf) >= 4 + length:
-                    payload = self.buf[4:4 + length]
-                    self.buf = self.buf[4 + length:]
-                    return mtype, flags, payload
-            if not self._fill(deadline):
-                return None
-
-    def expect(self, mtype, payload=None, timeout=TIMEOUT):
-        """Reads messages until one of MTYPE (with PAYLOAD, if given)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self.next_msg(deadline)
-            if m is None:
-                raise Fail("no message of type %d from vswitchd within %.0f s%s"
-                           % (mtype, timeout,
-                              " (it closed the connection)" if self.eof
-                              else ""))
-            if m[0] == mtype and (payload is None or m[2] == payload):
-                return m
-
-    def handshake(self):
-        """HELLOs both ways, then an echo that proves the link is up."""
-        self.expect(HELLO)
-        cookie = os.urandom(8)
-        if not self.send(hello() + msg(ECHO_REQUEST, cookie)):
-            raise Fail("vswitchd closed the connection during the handshake")
-        self.expect(ECHO_REPLY, cookie)
-
-    def closed_by_peer(self, timeout=TIMEOUT):
-        """True once vswitchd closes the connection (within TIMEOUT)."""
-        deadline = time.monotonic() + timeout
-        while not self.eof:
-            if not self._fill(deadline):
-                if self.eof:
-                    break
-                return False
-            self.buf = b""
-        return True
-
-    def echo_ok(self, timeout=TIMEOUT):
-        cookie = os.urandom(8)
-        if not self.send(msg(ECHO_REQUEST, cookie)):
-            raise Fail("vswitchd closed the connection")
-        self.expect(ECHO_REPLY, cookie, timeout)
-
-    def close(self):
-        self.s.close()
-
-
-def must_close(p, what):
-    t0 = time.monotonic()
-    if not p.closed_by_peer():
-        raise Fail("vswitchd kept the connection open %.0f s after %s"
-                   % (TIMEOUT, what))
-    print("%s: vswitchd closed the connection after %.3f s"
-          % (what, time.monotonic() - t0))
-
-
-def main():
-    path, action = sys.argv[1], sys.argv[2]
-    n = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-
-    if action == "garbage":
-        # Random bytes instead of a HELLO, N connections in a row.
-        for i in range(n):
-            p = Peer(path)
-            p.expect(HELLO)
-            p.send(os.urandom(4096))
-            must_close(p, "4 KiB of random bytes (connection %d)" % (i + 1))
-            p.close()
-    elif action == "absurd-length":
-        p = Peer(path)
-        p.handshake()
-        p.send(msg(DATA, b"\0" * 64, length=0xffff))
-        must_close(p, "a DATA header with length 65535")
-    elif action == "nonzero-flags":
-        p = Peer(path)
-        p.handshake()
-        p.send(msg(ECHO_REQUEST, os.urandom(8), flags=0x80))
-        must_close(p, "an ECHO_REQUEST with flags 0x80")
-    elif action == "data-before-hello":
-        p = Peer(path)
-        p.expect(HELLO)
-        p.send(msg(DATA, frame(60)))
-        must_close(p, "a DATA message before any HELLO")
-    elif action == "truncated":
-        # Half a frame, then the end of the stream.
-        p = Peer(path)
-        p.handshake()
-        p.send(msg(DATA, frame(1000))[:500])
-        p.s.shutdown(socket.SHUT_WR)
-        must_close(p, "half a DATA message and EOF")
-    elif action == "oversize":
-        # Frames that do not fit max_frame are dropped, the link stays up.
-        p = Peer(path)
-        p.handshake()
-        p.send(msg(DATA, frame(2000)) + msg(DATA, frame(10))
-               + msg(DATA, b""))
-        # Unknown types (0 is reserved, 200 unassigned), as long as the
-        # receive limit allows, are skipped.
-        p.send(msg(0, b"") + msg(200, os.urandom(9216), flags=0xff))
-        p.echo_ok()
-        print("3 DATA messages of 2000, 10 and 0 bytes and 2 of unknown "
-              "types: the link is still up (ECHO_REPLY received)")
-        p.close()
-    elif action == "hostile-hello":
-        # A version far above ours, a nonzero reserved byte, and a software
-        # string of quotes, a backslash, a newline, non-UTF-8 bytes and then
-        # 165 bytes of control and high bytes: the link comes up and
-        # vswitchd keeps what it shows sane.
-        p = Peer(path)
-        p.expect(HELLO)
-        junk = b'"\\\n\xff\xfe{}=, ' + bytes(range(0, 32))
-        junk += bytes(range(127, 256)) + b"\0\0\0\0"
-        p.send(msg(HELLO, b"STAP" + bytes([200, 0xff]) + struct.pack("!H", 9018)
-                   + junk))
-        p.echo_ok()
-        print("HELLO with version 200 and %d bytes of junk software: link up"
-              % len(junk))
-        # Hold the link while the shell looks at the status.
-        input()
-        p.echo_ok()
-        p.close()
-    elif action == "flood":
-        # N tiny DATA messages of 0..63 bytes in one go.
-        p = Peer(path)
-        p.handshake()
-        sizes = [i % 64 for i in range(n)]
-        blob = b"".join(msg(DATA, frame(s)) for s in sizes)
-        short = sum(1 for s in sizes if s < 14)
-        t0 = time.monotonic()
-        if not p.send(blob):
-            raise Fail("vswitchd closed the connection during the flood")
-        p.echo_ok(timeout=30)
-        print("flood: %d DATA messages (%d bytes) in %.3f s, link still up; "
-              "valid %d short %d" % (n, len(blob), time.monotonic() - t0,
-                                     n - short, short))
-        p.close()
-    elif action == "rapid":
-        # N connections opened and closed at once; every other one says
-        # hello first.
-        for i in range(n):
-            p = Peer(path)
-            if i % 2:
-                p.send(hello())
-            p.close()
-        print("rapid: %d connections opened and closed (%d connect() "
-              "attempts found the listen backlog full and were retried)"
-              % (n, Peer.backlog_full))
-    else:
-        raise Fail("unknown action " + action)
-
-
-try:
-    main()
-except Fail as e:
-    print("FAILED: %s" % e)
-    sys.exit(1)
-except OSError as e:
-    print("FAILED: %s" % e)
-    sys.exit(1)
-EOF
-    PEER=$SCRATCH/stap-peer.py
-}
+# The hostile peer (tests/hostile-peer.py says what each ACTION does).
 
 # peer ACTION [N]: runs the hostile peer against p1; its output goes to
 # stderr, and into REASON if it fails.
@@ -409,6 +152,7 @@ case_setup() {
         REASON="python3 is needed for the hostile peer"
         return 77
     fi
+    [ -r "$PEER" ] || why "missing $PEER" || return
     two_sites_setup || return
     site_warm_up a a1 || why "warm-up at site a failed" || return
     site_warm_up b b1 || why "warm-up at site b failed" || return
@@ -433,7 +177,6 @@ case_setup() {
     wait_until "$SOCK" 10 test -S "$SOCK" || return
     wait_until "p1 listening" 10 p1_listening || return
 
-    write_peer
     read -r TH0_b FD0_b < <(site_settled b)
     site_fd_list b > "$SCRATCH/fds0.b"
     lib_log "baseline: site b $TH0_b threads $FD0_b fds"
