@@ -102,214 +102,45 @@ CIPHER=${CIPHER:-aes128-gcm@openssh.com}
 ONLY=${ONLY:-ceiling ssh-tap ssh-w geneve idle levers}
 [ "$DURATION" -ge 3 ] 2>/dev/null || DURATION=3
 
-UL_A=192.0.2.1
-UL_B=192.0.2.2
-VM_C_IP=10.99.0.1
-VM_S_IP=10.99.0.2
-IPERF_PORT=5201
-
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CLK_TCK=$(getconf CLK_TCK)
 
-# Processes recorded and stopped by pid, as the tests do.
-# shellcheck source=tests/procs.sh
-. "$BENCH_DIR/../tests/procs.sh" || exit 1
+# The sites, their daemons, sshd, the VMs, and the processes and namespaces
+# recorded and stopped by pid are the system tests' (tests/lib.sh).
+SUITE=bench
+# shellcheck source=tests/lib.sh
+. "$BENCH_DIR/../tests/lib.sh" || exit 1
+
+UL_A=$UNDERLAY_A
+UL_B=$UNDERLAY_B
+VM_C_IP=10.99.0.1
+VM_S_IP=10.99.0.2
+IPERF_PORT=5201
 
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
-# ---------------------------------------------------------------------------
-# Environment.
-
-load_env() {
-    local f=${OVS_SSH_TAP_ENV:-} keep=${VSWITCHD:-}
-    if [ -z "$f" ]; then
-        for f in "$BENCH_DIR/../tests/env.sh" "$PWD/tests/env.sh" ""; do
-            [ -f "$f" ] && break
-        done
-    fi
-    [ -n "$f" ] && [ -r "$f" ] \
-        || die "cannot find tests/env.sh (set OVS_SSH_TAP_ENV)"
-    # shellcheck disable=SC1090
-    . "$f"
-    [ -n "$keep" ] && VSWITCHD=$keep
-    OVSDB_SERVER=$OVS_BUILDDIR/ovsdb/ovsdb-server
-    OVSDB_TOOL=$OVS_BUILDDIR/ovsdb/ovsdb-tool
-    OVS_VSCTL=$OVS_BUILDDIR/utilities/ovs-vsctl
-    OVS_APPCTL=$OVS_BUILDDIR/utilities/ovs-appctl
-    OVS_SCHEMA=$OVS_BUILDDIR/vswitchd/vswitch.ovsschema
-    SSHD=${SSHD:-/usr/sbin/sshd}
-}
-
-check_prereqs() {
+# check_tools: what the bench needs beyond what the tests need (lib_init
+# checks that).
+check_tools() {
     local t
     [ "$(id -u)" -eq 0 ] || die "run as root (network namespaces)"
-    for t in ip tc ethtool ssh ssh-keygen ss timeout ping iperf3 jq nc \
-             pkg-config awk; do
+    for t in tc iperf3 jq pkg-config awk; do
         command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
     done
-    for t in "$OVSDB_SERVER" "$OVSDB_TOOL" "$OVS_VSCTL" "$OVS_APPCTL" \
-             "$VSWITCHD" "$SSHD"; do
-        [ -x "$t" ] || die "missing executable $t"
-    done
     [ -c /dev/net/tun ] || die "no /dev/net/tun (needed by ssh -w)"
-}
-
-# ---------------------------------------------------------------------------
-# Scratch, process registry, cleanup.  Every process we start is recorded
-# with its start time (so that a recycled pid is never hit), every namespace
-# in a list; teardown (and the EXIT trap) kills those processes by pid, then
-# whatever is still inside our namespaces, then deletes the namespaces.
-
-SCRATCH=
-NSP=
-CLEANED=0
-
-# spawn NAME LOGFILE COMMAND...: lib_spawn with stdout and stderr in LOGFILE.
-spawn() {
-    local name=$1 logf=$2
-    shift 2
-    lib_spawn "$name" "$logf" "$logf" "$@"
 }
 
 # teardown: stops every recorded process and deletes every namespace (the
 # current topology), keeping the scratch directory.
 teardown() {
-    local pid st name ns early=() late=() nslist=() inns=()
-    if [ -s "$SCRATCH/pids" ]; then
-        while read -r pid st name; do
-            [ -n "$pid" ] || continue
-            case $name in
-                sshd* | ovsdb-server*) late=("$pid $st" "${late[@]}") ;;
-                *) early=("$pid $st" "${early[@]}") ;;
-            esac
-        done < "$SCRATCH/pids"
-    fi
-    lib_kill_pids "${early[@]}"
-    lib_kill_pids "${late[@]}"
-    : > "$SCRATCH/pids"
-    [ -s "$SCRATCH/netns" ] && mapfile -t nslist < "$SCRATCH/netns"
-    for ns in "${nslist[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            st=$(lib_starttime "$pid") && inns+=("$pid $st")
-        done
-    done
-    lib_kill_pids "${inns[@]}"
-    for ns in "${nslist[@]}"; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    : > "$SCRATCH/netns"
-    rm -rf "$SCRATCH/site" "$SCRATCH"/*.sock
-}
-
-cleanup() {
-    local rc=$?
-    trap '' INT TERM HUP PIPE
-    [ "$CLEANED" = 1 ] && return
-    CLEANED=1
-    if [ -n "$SCRATCH" ] && [ -d "$SCRATCH" ]; then
-        teardown
-        if [ "${KEEP_SCRATCH:-0}" = 1 ]; then
-            log "kept scratch directory $SCRATCH"
-        else
-            rm -rf "$SCRATCH"
-        fi
-    fi
-    exit "$rc"
-}
-
-init_scratch() {
-    SCRATCH=$(mktemp -d /tmp/stb.XXXXXX) || die "mktemp"
-    chmod 0755 "$SCRATCH"
-    NSP="stb$$"
-    : > "$SCRATCH/pids"
-    : > "$SCRATCH/netns"
-    mkdir -p "$SCRATCH/log"
-    trap cleanup EXIT
-    trap 'log interrupted; exit 130' INT
-    trap 'log terminated; exit 143' TERM
-    trap 'exit 129' HUP
-}
-
-netns_add() {
-    local ns=$NSP-$1
-    ip netns add "$ns" || return 1
-    echo "$ns" >> "$SCRATCH/netns"
-    ip -n "$ns" link set lo up
-}
-
-# wait_for DESC SECONDS COMMAND...: polls COMMAND (may be a shell function)
-# every 0.1 s.
-wait_for() {
-    local desc=$1 secs=$2 deadline
-    shift 2
-    deadline=$(( $(now_ms) + secs * 1000 ))
-    until "$@" >/dev/null 2>&1; do
-        if [ "$(now_ms)" -ge "$deadline" ]; then
-            log "timed out after ${secs}s waiting for $desc"
-            return 1
-        fi
-        sleep 0.1
-    done
+    lib_teardown
+    rm -rf "$SCRATCH/site" "$SCRATCH"/vm-*.site "$SCRATCH"/*.sock
 }
 
 # ---------------------------------------------------------------------------
-# Sites.
-
-site_ns() { echo "$NSP-$1"; }
-site_dir() { echo "$SCRATCH/site/$1"; }
-
-site_env() {
-    local d
-    d=$(site_dir "$1")
-    echo "OVS_RUNDIR=$d/run" "OVS_DBDIR=$d/db" "OVS_LOGDIR=$d/log" \
-         "OVS_SYSCONFDIR=$d/etc" "HOME=$d/home"
-}
-
-vsctl() {
-    local s=$1
-    shift
-    # shellcheck disable=SC2046
-    env $(site_env "$s") timeout 120 "$OVS_VSCTL" --timeout=60 \
-        --db="unix:$(site_dir "$s")/run/db.sock" "$@"
-}
-
-appctl() {
-    local s=$1 d
-    shift
-    d=$(site_dir "$s")
-    # shellcheck disable=SC2046
-    env $(site_env "$s") timeout 60 "$OVS_APPCTL" --timeout=30 \
-        -t "$d/run/ovs-vswitchd.$(cat "$d/vswitchd.pid").ctl" "$@"
-}
-
-site_vswitchd_pid() { cat "$(site_dir "$1")/vswitchd.pid"; }
-
-# site_start SITE: namespace, ovsdb-server, vswitchd, bridge br0.  The
-# daemons run in the foreground as our background jobs ("ip netns exec" and
-# "env" exec, so $! is the daemon's pid).
-site_start() {
-    local s=$1 d ns
-    d=$(site_dir "$s")
-    mkdir -p "$d/run" "$d/db" "$d/log" "$d/etc" "$d/home" "$d/ssh"
-    netns_add "$s" || return 1
-    ns=$(site_ns "$s")
-    "$OVSDB_TOOL" create "$d/db/conf.db" "$OVS_SCHEMA" || return 1
-    # shellcheck disable=SC2046
-    spawn "ovsdb-server@$s" "$d/log/ovsdb-server.out" \
-        ip netns exec "$ns" env $(site_env "$s") "$OVSDB_SERVER" --no-chdir \
-        --pidfile --log-file --remote="punix:$d/run/db.sock" "$d/db/conf.db"
-    wait_for "ovsdb-server@$s" 20 test -S "$d/run/db.sock" || return 1
-    vsctl "$s" --no-wait init || return 1
-    # shellcheck disable=SC2046
-    spawn "vswitchd@$s" "$d/log/ovs-vswitchd.out" \
-        ip netns exec "$ns" env $(site_env "$s") "$VSWITCHD" --no-chdir \
-        --pidfile --log-file "unix:$d/run/db.sock"
-    echo "$LAST_PID" > "$d/vswitchd.pid"
-    wait_for "vswitchd@$s" 30 appctl "$s" version || return 1
-    vsctl "$s" add-br br0 -- set bridge br0 datapath_type=netdev || return 1
-}
+# The underlay and SSH.
 
 # underlay [noaddr]: "ul0" in sites a and b, one veth between them; or,
 # with UL_DELAY ms of delay and no netem, two veths to a namespace "wan"
@@ -319,23 +150,24 @@ underlay() {
     na=$(site_ns a)
     nb=$(site_ns b)
     if [ "$UL_DELAY" -gt 0 ] && [ "$DELAY_METHOD" = relay ]; then
-        netns_add wan || return 1
-        nw=$(site_ns wan)
+        nw=$(lib_netns_add wan) || return 1
         ip -n "$na" link add ul0 type veth peer name wa netns "$nw" \
             || return 1
         ip -n "$nb" link add ul0 type veth peer name wb netns "$nw" \
             || return 1
         ip -n "$nw" link set wa up && ip -n "$nw" link set wb up || return 1
-        spawn "delay-bridge" "$SCRATCH/log/delay-bridge.log" \
-            ip netns exec "$nw" "$DELAY_BRIDGE" wa wb \
-            $((UL_DELAY * 1000)) 0
+        lib_spawn "delay-bridge" "$SCRATCH/log/delay-bridge.log" \
+            "$SCRATCH/log/delay-bridge.log" ip netns exec "$nw" \
+            "$DELAY_BRIDGE" wa wb $((UL_DELAY * 1000)) 0
     else
         ip -n "$na" link add ul0 type veth peer name ul0 netns "$nb" \
             || return 1
     fi
     if [ "${1:-}" != noaddr ]; then
-        ip -n "$na" addr add "$UL_A/24" dev ul0 || return 1
-        ip -n "$nb" addr add "$UL_B/24" dev ul0 || return 1
+        ip -n "$na" addr add "$UL_A/$UNDERLAY_LEN" dev ul0 || return 1
+        ip -n "$nb" addr add "$UL_B/$UNDERLAY_LEN" dev ul0 || return 1
+        echo "$UL_A" > "$(site_dir a)/underlay_addr"
+        echo "$UL_B" > "$(site_dir b)/underlay_addr"
     fi
     ip -n "$na" link set ul0 up && ip -n "$nb" link set ul0 up || return 1
     if [ "$UL_DELAY" -gt 0 ] && [ "$DELAY_METHOD" = netem ]; then
@@ -348,7 +180,7 @@ underlay() {
 delay_method() {
     local ns
     if [ "$DELAY_METHOD" = auto ]; then
-        netns_add probe && ns=$(site_ns probe) || return 1
+        ns=$(lib_netns_add probe) || return 1
         ip -n "$ns" link add p0 type veth peer name p1 || return 1
         if tc -n "$ns" qdisc add dev p0 root netem delay 1ms 2>/dev/null; then
             DELAY_METHOD=netem
@@ -361,71 +193,26 @@ delay_method() {
     log "added delay: $DELAY_METHOD"
 }
 
-sshd_listening() {
-    [ -n "$(ip netns exec "$(site_ns b)" ss -Hltn 'sport = :22')" ]
-}
-
-# sshd_start: OpenSSH sshd at site b, with a client key for site a.
-sshd_start() {
-    local d ns cfg
-    d=$(site_dir b)/ssh
-    ns=$(site_ns b)
-    cfg=$d/sshd_config
-    mkdir -p /run/sshd && chmod 0755 /run/sshd
-    ssh-keygen -q -t ed25519 -N '' -f "$d/host_key" || return 1
-    ssh-keygen -q -t ed25519 -N '' -f "$(site_dir a)/ssh/id" || return 1
-    chmod 0600 "$(site_dir a)/ssh/id"
-    cp "$(site_dir a)/ssh/id.pub" "$d/authorized_keys"
-    echo "$UL_B $(cat "$d/host_key.pub")" > "$(site_dir a)/ssh/known_hosts"
-    cat > "$cfg" <<EOF
-ListenAddress $UL_B
-Port 22
-HostKey $d/host_key
-PidFile $d/sshd.pid
-AuthorizedKeysFile $d/authorized_keys
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowStreamLocalForwarding yes
-PermitTunnel ethernet
+# sshd_b: an OpenSSH sshd at site b (tests/lib.sh's, plus ssh -w's
+# PermitTunnel and room for the idle ports' logins), with a client key for
+# site a.
+sshd_b() {
+    SSHD_CONFIG_EXTRA='PermitTunnel ethernet
 MaxStartups 1000
-LogLevel ERROR
-EOF
-    "$SSHD" -t -f "$cfg" || return 1
-    spawn "sshd@b" "$d/sshd.log" ip netns exec "$ns" "$SSHD" -D -e -f "$cfg"
-    wait_for "sshd" 10 sshd_listening
+LogLevel ERROR' sshd_start b || return 1
+    ssh_client_setup a b
 }
 
-KEY() { echo "$(site_dir a)/ssh/id"; }
-KH() { echo "$(site_dir a)/ssh/known_hosts"; }
+KEY() { site_client_key a; }
+KH() { site_known_hosts a; }
 
 # ssh_a_set: SSH_A becomes the OpenSSH client command from site a to b's
 # sshd, with our files only.
 SSH_A=()
 ssh_a_set() {
-    SSH_A=(ip netns exec "$(site_ns a)" ssh -F /dev/null -i "$(KEY)"
-           -o IdentitiesOnly=yes -o UserKnownHostsFile="$(KH)"
-           -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes
-           -o BatchMode=yes -o ConnectTimeout=10 -c "$CIPHER")
-}
-
-# vm_add SITE VM IP MTU: an internal port of SITE's br0 moved into the
-# namespace of VM, TX checksum offload off.
-vm_add() {
-    local s=$1 vm=$2 ip=$3 mtu=$4 sns vns
-    sns=$(site_ns "$s")
-    netns_add "$vm" || return 1
-    vns=$NSP-$vm
-    vsctl "$s" add-port br0 "$vm" -- set interface "$vm" type=internal \
-        || return 1
-    wait_for "internal port $vm" 10 ip -n "$sns" link show "$vm" || return 1
-    ip -n "$sns" link set "$vm" netns "$vns" || return 1
-    ip -n "$vns" link set "$vm" mtu "$mtu" || return 1
-    ip -n "$vns" addr add "$ip/24" dev "$vm" || return 1
-    ip -n "$vns" link set "$vm" up || return 1
-    ip netns exec "$vns" ethtool -K "$vm" tx off >/dev/null || return 1
+    site_ssh_args a b
+    SSH_A=(ip netns exec "$(site_ns a)" ssh "${SITE_SSH_ARGS[@]}"
+           -c "$CIPHER")
 }
 
 # ---------------------------------------------------------------------------
@@ -437,8 +224,8 @@ VMC='' VMS='' SITES=''
 topo_ceiling() {
     site_start a || return 1
     SITES="a"
-    vm_add a vmc "$VM_C_IP" 1500 || return 1
-    vm_add a vms "$VM_S_IP" 1500 || return 1
+    vm_add_internal a vmc "$VM_C_IP/24" 1500 || return 1
+    vm_add_internal a vms "$VM_S_IP/24" 1500 || return 1
 }
 
 topo_two_sites() {
@@ -448,47 +235,45 @@ topo_two_sites() {
     underlay "$@"
 }
 
-p1_up() { [ "$(vsctl a get interface p1 link_state)" = up ]; }
-
 # topo_sshtap [OPTION=VALUE...]: extra options for the active port
 # ($TAP_CIPHER overrides the cipher).
 topo_sshtap() {
     local extra=() o
     for o in "$@"; do extra+=("options:$o"); done
     topo_two_sites || return 1
-    sshd_start || return 1
-    vm_add a vmc "$VM_C_IP" 1500 || return 1
-    vm_add b vms "$VM_S_IP" 1500 || return 1
-    vsctl b add-port br0 p1 -- set interface p1 type=ssh-tap || return 1
-    vsctl a add-port br0 p1 -- set interface p1 type=ssh-tap \
+    sshd_b || return 1
+    vm_add_internal a vmc "$VM_C_IP/24" 1500 || return 1
+    vm_add_internal b vms "$VM_S_IP/24" 1500 || return 1
+    site_vsctl b add-port br0 p1 -- set interface p1 type=ssh-tap || return 1
+    site_vsctl a add-port br0 p1 -- set interface p1 type=ssh-tap \
         "options:remote=root@$UL_B" "options:key=$(KEY)" \
         "options:known_hosts=$(KH)" \
         "options:remote_socket=$(site_dir b)/run/ssh-tap/p1.sock" \
         "options:cipher=${TAP_CIPHER:-$CIPHER}" "${extra[@]}" || return 1
-    wait_for "ssh-tap p1 up" 30 p1_up
+    wait_until "ssh-tap p1 up" 30 link_up a p1
 }
 
 topo_sshw() {
     local na nb ns
     topo_two_sites || return 1
-    sshd_start || return 1
+    sshd_b || return 1
     na=$(site_ns a)
     nb=$(site_ns b)
-    vm_add a vmc "$VM_C_IP" 1500 || return 1
-    vm_add b vms "$VM_S_IP" 1500 || return 1
+    vm_add_internal a vmc "$VM_C_IP/24" 1500 || return 1
+    vm_add_internal b vms "$VM_S_IP/24" 1500 || return 1
     # The recipe: a root login to a PermitTunnel sshd, one tap at each end.
     ssh_a_set
-    spawn "ssh-w" "$SCRATCH/log/ssh-w.log" "${SSH_A[@]}" -o Tunnel=ethernet \
-        -w 0:0 -o ExitOnForwardFailure=yes -o ServerAliveInterval=5 -N \
-        "root@$UL_B"
-    wait_for "tap0 at site a" 20 ip -n "$na" link show tap0 || return 1
-    wait_for "tap0 at site b" 20 ip -n "$nb" link show tap0 || return 1
+    lib_spawn "ssh-w" "$SCRATCH/log/ssh-w.log" "$SCRATCH/log/ssh-w.log" \
+        "${SSH_A[@]}" -o Tunnel=ethernet -w 0:0 -o ExitOnForwardFailure=yes \
+        -o ServerAliveInterval=5 -N "root@$UL_B"
+    wait_until "tap0 at site a" 20 ip -n "$na" link show tap0 || return 1
+    wait_until "tap0 at site b" 20 ip -n "$nb" link show tap0 || return 1
     for ns in "$na" "$nb"; do
         ip netns exec "$ns" ethtool -K tap0 tx off >/dev/null
         ip -n "$ns" link set tap0 up || return 1
     done
-    vsctl a add-port br0 tap0 || return 1
-    vsctl b add-port br0 tap0
+    site_vsctl a add-port br0 tap0 || return 1
+    site_vsctl b add-port br0 tap0
 }
 
 topo_geneve() {
@@ -497,16 +282,17 @@ topo_geneve() {
     for s in a b; do
         ns=$(site_ns "$s")
         if [ "$s" = a ]; then me=$UL_A peer=$UL_B; else me=$UL_B peer=$UL_A; fi
-        vsctl "$s" add-br br-phy -- set bridge br-phy datapath_type=netdev \
+        site_vsctl "$s" add-br br-phy \
+            -- set bridge br-phy datapath_type=netdev \
             -- add-port br-phy ul0 || return 1
-        wait_for "br-phy at $s" 10 ip -n "$ns" link show br-phy || return 1
+        wait_until "br-phy at $s" 10 ip -n "$ns" link show br-phy || return 1
         ip -n "$ns" addr add "$me/24" dev br-phy || return 1
         ip -n "$ns" link set br-phy up || return 1
-        vsctl "$s" add-port br0 gnv0 -- set interface gnv0 type=geneve \
+        site_vsctl "$s" add-port br0 gnv0 -- set interface gnv0 type=geneve \
             "options:remote_ip=$peer" || return 1
     done
-    vm_add a vmc "$VM_C_IP" 1400 || return 1
-    vm_add b vms "$VM_S_IP" 1400
+    vm_add_internal a vmc "$VM_C_IP/24" 1400 || return 1
+    vm_add_internal b vms "$VM_S_IP/24" 1400
 }
 
 vm_ping() { ip netns exec "$VMC" ping -c 1 -W 1 "$VM_S_IP"; }
@@ -517,13 +303,13 @@ topo_up() {
     local name=$1
     shift
     log "== $name: building"
-    VMC=$NSP-vmc
-    VMS=$NSP-vms
+    VMC=$(vm_ns vmc)
+    VMS=$(vm_ns vms)
     if ! "$@"; then
         log "$name: set-up failed"
         return 1
     fi
-    wait_for "$name: ping from VM c to VM s" 40 vm_ping || return 1
+    wait_until "$name: ping from VM c to VM s" 40 vm_ping || return 1
     log "$name: up"
 }
 
@@ -546,7 +332,7 @@ ticks() {
 cpu_snapshot() {
     local s pid
     for s in $SITES; do
-        echo "vsw $(ticks "$(site_vswitchd_pid "$s")")"
+        echo "vsw $(ticks "$(site_pid "$s")")"
         for pid in $(ip netns pids "$(site_ns "$s")" 2>/dev/null); do
             echo "$pid $(ticks "$pid")"
         done
@@ -567,10 +353,11 @@ iperf_listening() {
 }
 
 iperf_server() {
-    spawn "iperf3-s" "$SCRATCH/log/iperf3-s.log" ip netns exec "$VMS" \
+    local logf=$SCRATCH/log/iperf3-s.log
+    lib_spawn "iperf3-s" "$logf" "$logf" ip netns exec "$VMS" \
         iperf3 -s -1 -B "$VM_S_IP" -p "$IPERF_PORT"
     IPERF_S=$LAST_PID
-    wait_for "iperf3 server" 10 iperf_listening
+    wait_until "iperf3 server" 10 iperf_listening
 }
 
 iperf_server_done() {
@@ -818,8 +605,9 @@ raw_ceiling() {
     ssh_a_set
     # libssh direct-streamlocal into a unix socket consumer.
     sock=$SCRATCH/sink-$pass.sock
-    spawn "nc-sink" /dev/null ip netns exec "$(site_ns b)" nc -lU "$sock"
-    wait_for "sink socket" 10 test -S "$sock"
+    lib_spawn "nc-sink" /dev/null /dev/null \
+        ip netns exec "$(site_ns b)" nc -lU "$sock"
+    wait_until "sink socket" 10 test -S "$sock"
     out=$(ip netns exec "$(site_ns a)" timeout 120 "$SSH_SINK" "$UL_B" 22 \
           root "$(KEY)" "$(KH)" "$CIPHER" "$sock" "$RAW_MB" \
           2>>"$SCRATCH/log/ssh-sink.err")
@@ -847,7 +635,7 @@ raw_ceiling() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 count_up() {
-    vsctl a --bare --columns=link_state find interface type=ssh-tap \
+    site_vsctl a --bare --columns=link_state find interface type=ssh-tap \
         | grep -c '^up$'
 }
 
@@ -861,13 +649,13 @@ idle_ports() {
     local pa pb ra0 rb0 ra1 rb1 i name args_a=() args_b=() ta tb t0 t1 \
           up=0 deadline
     log "== idle: $IDLE_PORTS idle ssh-tap ports"
-    if ! topo_two_sites || ! sshd_start; then
+    if ! topo_two_sites || ! sshd_b; then
         log "idle: set-up failed"
         teardown
         return
     fi
-    pa=$(site_vswitchd_pid a)
-    pb=$(site_vswitchd_pid b)
+    pa=$(site_pid a)
+    pb=$(site_pid b)
     sleep 3
     # Baseline: the same two daemons with no ssh-tap port.
     ra0=$(rss_kb "$pa")
@@ -892,7 +680,7 @@ idle_ports() {
                  "options:remote_socket=$(site_dir b)/run/ssh-tap/$name.sock"
                  "options:cipher=$CIPHER")
     done
-    if ! vsctl b "${args_b[@]}" || ! vsctl a "${args_a[@]}"; then
+    if ! site_vsctl b "${args_b[@]}" || ! site_vsctl a "${args_a[@]}"; then
         log "idle: adding ports failed"
         teardown
         return
@@ -1054,16 +842,16 @@ report() {
 # Sourcing this file (BENCH_LIB=1) only defines the functions.
 [ "${BENCH_LIB:-0}" = 1 ] && return 0
 
-load_env
-check_prereqs
+check_tools
+lib_init
+mkdir -p "$SCRATCH/log"
 if pgrep -f 'system-.*\.sh|run-tests\.sh' >/dev/null 2>&1; then
     log "WARNING: the test suite is running: results will be noisy"
 fi
-init_scratch
 build_helpers
 [ "$NETEM" = 1 ] && { delay_method || die "cannot set up a probe namespace"; }
 START=$(now_ms)
-log "scratch $SCRATCH, namespaces $NSP-*; DURATION=$DURATION QUICK=$QUICK NETEM=$NETEM ($NETEM_DELAY_MS ms) LEVERS=$LEVERS"
+log "scratch $SCRATCH, namespaces $NS_PREFIX-*; DURATION=$DURATION QUICK=$QUICK NETEM=$NETEM ($NETEM_DELAY_MS ms) LEVERS=$LEVERS"
 
 want ceiling && run_contender ceiling topo_ceiling
 want ssh-tap && run_contender ssh-tap topo_sshtap

@@ -1,4 +1,4 @@
-# Shared harness for the ovs-ssh-tap system tests and the demo.
+# Shared harness for the ovs-ssh-tap system tests, the demo and the bench.
 # shellcheck shell=bash
 #
 # Source it from bash, then:
@@ -333,7 +333,7 @@ lib_stop_vswitchds() {
 }
 
 lib_cleanup() {
-    local rc=$? line pid st name ns deadline entries=() late=() nslist=()
+    local rc=$?
     trap '' INT TERM HUP PIPE
     [ "$LIB_CLEANED" -eq 1 ] && return
     LIB_CLEANED=1
@@ -344,6 +344,20 @@ lib_cleanup() {
     if [ "$LIB_KEEP" -eq 1 ]; then
         exit "$rc"
     fi
+    lib_teardown
+    if [ "${KEEP_SCRATCH:-0}" = 1 ]; then
+        lib_log "$SUITE: kept scratch directory $SCRATCH"
+    else
+        rm -rf "$SCRATCH"
+    fi
+    exit "$rc"
+}
+
+# lib_teardown: stops every process recorded in $SCRATCH/pids and deletes
+# every namespace in $SCRATCH/netns, then empties both lists; the scratch
+# directory stays (the bench builds one topology after another in it).
+lib_teardown() {
+    local line pid st name ns deadline entries=() late=() nslist=()
 
     # 0. VSWITCHD_EXIT=appctl (tests/asan-check.sh): vswitchd leaves through
     #    "ovs-appctl exit", as "ovs-ctl stop" makes it, so that its leak
@@ -397,13 +411,8 @@ lib_cleanup() {
         [ -n "$ns" ] || continue
         ip netns del "$ns" 2>/dev/null
     done
-
-    if [ "${KEEP_SCRATCH:-0}" = 1 ]; then
-        lib_log "$SUITE: kept scratch directory $SCRATCH"
-    else
-        rm -rf "$SCRATCH"
-    fi
-    exit "$rc"
+    : > "$SCRATCH/pids"
+    : > "$SCRATCH/netns"
 }
 
 # ---------------------------------------------------------------------------
@@ -740,7 +749,9 @@ switch_connect() {
 # sshd.
 
 # sshd_start SITE [PORT]: an OpenSSH sshd listening on SITE's underlay
-# address, its own host key, authorized_keys and log.
+# address, its own host key, authorized_keys and log.  $SSHD_CONFIG_EXTRA,
+# if set, holds more configuration lines; they go first, and sshd keeps the
+# first value it reads of a keyword, so they also override the ones here.
 sshd_start() {
     local s=$1 port=${2:-22} d ns addr cfg pid
     d=$(site_dir "$s")/ssh
@@ -754,6 +765,7 @@ sshd_start() {
     echo "$port" > "$d/port"
     cat > "$cfg" <<EOF
 # sshd for ssh-tap test site $s
+${SSHD_CONFIG_EXTRA:-}
 ListenAddress $addr
 Port $port
 HostKey $d/ssh_host_ed25519_key
@@ -822,18 +834,25 @@ site_hostkey_fp() {
         | awk '{print $2}'
 }
 
+# site_ssh_args DIALER SERVER: sets the array SITE_SSH_ARGS to the options
+# of an OpenSSH client at DIALER for SERVER's sshd: DIALER's key and
+# known_hosts only (no user or system ssh configuration), SERVER's port.
+site_ssh_args() {
+    SITE_SSH_ARGS=(-F /dev/null -i "$(site_client_key "$1")"
+        -o IdentitiesOnly=yes -o UserKnownHostsFile="$(site_known_hosts "$1")"
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes
+        -o BatchMode=yes -o ConnectTimeout=10
+        -p "$(cat "$(site_dir "$2")/ssh/port")")
+}
+
 # site_ssh DIALER SERVER COMMAND...: runs COMMAND at SERVER over ssh from
-# DIALER's namespace with DIALER's key and known_hosts only (no user or
-# system ssh configuration).
+# DIALER's namespace (see site_ssh_args), for at most 20 s.
 site_ssh() {
     local a=$1 b=$2
     shift 2
-    lib_run ip netns exec "$(site_ns "$a")" timeout --foreground 20 ssh -F /dev/null \
-        -i "$(site_client_key "$a")" -o IdentitiesOnly=yes \
-        -o UserKnownHostsFile="$(site_known_hosts "$a")" \
-        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes \
-        -o BatchMode=yes -o ConnectTimeout=10 \
-        -p "$(cat "$(site_dir "$b")/ssh/port")" "root@$(site_addr "$b")" "$@"
+    site_ssh_args "$a" "$b"
+    lib_run ip netns exec "$(site_ns "$a")" timeout --foreground 20 ssh \
+        "${SITE_SSH_ARGS[@]}" "root@$(site_addr "$b")" "$@"
 }
 
 # ---------------------------------------------------------------------------
@@ -865,6 +884,26 @@ vm_add() {
     else
         site_vsctl "$s" add-port br0 "$vm" || return 1
     fi
+}
+
+# vm_add_internal SITE VM IPV4/LEN [MTU]: a namespace for VM holding an
+# internal port of SITE's br0 (a tap device, as a hypervisor attaches a
+# guest) moved there, TX checksum offload off.  Its interface keeps the
+# name VM (the helpers below that name "eth0" are for vm_add's VMs).
+vm_add_internal() {
+    local s=$1 vm=$2 v4=$3 mtu=${4:-1500} ns sns
+    sns=$(site_ns "$s")
+    ns=$(lib_netns_add "vm-$vm") || return 1
+    echo "$s" > "$SCRATCH/vm-$vm.site"
+    site_vsctl "$s" add-port br0 "$vm" -- set interface "$vm" type=internal \
+        || return 1
+    wait_until "internal port $vm at site $s" 10 \
+        ip -n "$sns" link show "$vm" || return 1
+    ip -n "$sns" link set "$vm" netns "$ns" || return 1
+    ip -n "$ns" link set "$vm" mtu "$mtu" || return 1
+    ip -n "$ns" addr add "$v4" dev "$vm" || return 1
+    ip -n "$ns" link set "$vm" up || return 1
+    ip netns exec "$ns" ethtool -K "$vm" tx off >/dev/null
 }
 
 # vm_exec VM COMMAND...: runs COMMAND inside VM's namespace.
