@@ -60,6 +60,11 @@ REASON=
 REG_DIR=
 REG_SOCK=
 REGISTRY=
+# A registry as a 3-member Raft cluster (cluster_start): the members, the
+# directory of their files, and their unix: remotes, comma-separated.
+MEMBERS="1 2 3"
+CL_DIR=
+CL_REMOTES=
 # The running ovs-ssh-tap-syncs, by site (sync_start, sync_stop).
 declare -gA SYNC_PIDS=()
 SYNC_RUNS=0
@@ -107,6 +112,12 @@ lib_run() {
 }
 
 lib_is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# measure_s MS: milliseconds as seconds with two decimals.
+measure_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+
+# ping_loss FILE: the packet loss (%) that ping's summary in FILE reports.
+ping_loss() { sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$1"; }
 
 # ---------------------------------------------------------------------------
 # Environment: where the binaries are.
@@ -266,11 +277,13 @@ lib_init() {
     lib_log "$SUITE: scratch directory $SCRATCH, namespaces $NS_PREFIX-*"
 }
 
-# lib_set_registry: where registry_start puts the registry.
+# lib_set_registry: where registry_start puts the registry, and
+# cluster_start its Raft members.
 lib_set_registry() {
     REG_DIR=$SCRATCH/registry
     REG_SOCK=$REG_DIR/db.sock
     REGISTRY=unix:$REG_SOCK
+    CL_DIR=$SCRATCH/cluster
 }
 
 lib_install_traps() {
@@ -991,6 +1004,63 @@ registry_add_site() {
     registry_ctl "${SITE_REGISTRATION[@]}"
 }
 
+# cluster_start: the registry as a 3-member Raft cluster (ovsdb-tool
+# create-cluster and join-cluster) in a namespace "reg" of its own, the
+# members talking over 127.0.0.1 there; member I has its files in
+# $CL_DIR/mI.* and serves unix:$CL_DIR/mI.sock (all of them are in
+# $CL_REMOTES).  Waits until the cluster has formed; reports through why.
+cluster_start() {
+    local ns i
+    ns=$(lib_netns_add reg) || why "namespace for the cluster" || return
+    mkdir -p "$CL_DIR"
+    "$OVSDB_TOOL" create-cluster "$CL_DIR/m1.db" "$SSH_TAP_SCHEMA" \
+        tcp:127.0.0.1:6641 || why "create-cluster failed" || return
+    for i in 2 3; do
+        "$OVSDB_TOOL" join-cluster "$CL_DIR/m$i.db" SSH_Tap \
+            "tcp:127.0.0.1:664$i" tcp:127.0.0.1:6641 \
+            || why "join-cluster m$i failed" || return
+    done
+    CL_REMOTES=
+    for i in $MEMBERS; do
+        lib_spawn "ovsdb-server@reg$i" /dev/null "$CL_DIR/m$i.stderr" \
+            ip netns exec "$ns" "$OVSDB_SERVER" --no-chdir \
+            --log-file="$CL_DIR/m$i.log" --pidfile="$CL_DIR/m$i.pid" \
+            --unixctl="$CL_DIR/m$i.ctl" --remote="punix:$CL_DIR/m$i.sock" \
+            "$CL_DIR/m$i.db"
+        CL_REMOTES="$CL_REMOTES${CL_REMOTES:+,}unix:$CL_DIR/m$i.sock"
+    done
+    wait_until "the 3 members to form the cluster" 30 cluster_formed
+}
+
+# member_appctl I ARGS...: ovs-appctl on member I of the cluster.
+member_appctl() {
+    local m=$1
+    shift
+    timeout --foreground 10 "$OVS_APPCTL" -t "$CL_DIR/m$m.ctl" "$@"
+}
+
+# cluster_formed: every member says it is a cluster member.
+cluster_formed() {
+    local i
+    for i in $MEMBERS; do
+        member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
+            | grep -q 'Status: cluster member' || return 1
+    done
+}
+
+# cluster_leader: prints the member that says it is the leader.
+cluster_leader() {
+    local i
+    for i in $MEMBERS; do
+        if member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
+                | grep -q 'Role: leader'; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # sync_start SITE [ARGS...]: runs ovs-ssh-tap-sync for SITE in its namespace
 # on $REGISTRY and SITE's database, its ports dialing with SITE's client key
 # (the far host keys are pinned by the registry).  Each run logs to its own
@@ -1038,6 +1108,122 @@ all_links_up() {
                  external_ids:ssh-tap-sync=true | grep -c '^up$')
         [ "$up" -eq "$n" ] || return 1
     done
+}
+
+# sync_ports SITE: "name uuid" of the ports of the sync at SITE, sorted.
+sync_ports() {
+    site_vsctl "$1" --bare --columns=name,_uuid find interface \
+        external_ids:ssh-tap-sync=true \
+        | awk 'NF { printf "%s ", $0; getline; print }' | sort
+}
+
+# all_ports SITE...: "SITE name uuid" of every sync port of the SITEs.
+all_ports() {
+    local s
+    for s; do
+        sync_ports "$s" | sed "s/^/$s /"
+    done
+}
+
+# sync_port_names SITE: the names of the sync's ports at SITE, sorted, each
+# followed by a space.
+sync_port_names() {
+    site_vsctl "$1" --bare --columns=name find port \
+        external_ids:ssh-tap-sync=true | awk 'NF' | sort | tr '\n' ' '
+}
+
+# ports_are SITE "NAMES": the sync's ports at SITE are exactly NAMES (sorted,
+# space separated, trailing space).
+ports_are() { [ "$(sync_port_names "$1")" = "$2" ]; }
+
+# ---------------------------------------------------------------------------
+# A mesh of numbered sites on one switch, a VM each.
+
+# SITE_NUM[SITE]=N numbers a site: its underlay address $(ul_ip SITE) is
+# 192.0.2.N, and its VM $(vm_of SITE), named SITE1, has $(vm_ip SITE),
+# 198.51.100.N, and 2001:db8:100::N.
+declare -gA SITE_NUM=()
+vm_of() { echo "${1}1"; }
+vm_ip() { echo "198.51.100.${SITE_NUM[$1]}"; }
+ul_ip() { echo "192.0.2.${SITE_NUM[$1]}"; }
+
+# mesh_sites_start SITE...: the underlay switch, and each SITE on it with
+# its sshd and its VM.  The client keys are the caller's (mesh_keys).  For
+# use in a test's setup case: reports through why.
+mesh_sites_start() {
+    local s
+    switch_start || why "switch namespace" || return
+    for s; do
+        site_start "$s" || why "site $s did not start" || return
+        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" \
+            || return
+        sshd_start "$s" || why "sshd at site $s: ${REASON:-did not start}" \
+            || return
+        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
+            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
+    done
+}
+
+# mesh_keys SITE...: a client key per SITE, authorized at every other
+# SITE's sshd.  Reports through why.
+mesh_keys() {
+    local s t
+    for s; do
+        for t; do
+            [ "$s" = "$t" ] && continue
+            ssh_client_setup "$s" "$t" || why "keys $s -> $t" || return
+        done
+    done
+}
+
+# mesh_ok SITE...: every VM of the SITEs pings every other one.  Pairs that
+# answered once are not asked again (until mesh_reset); the others are
+# pinged in parallel.
+mesh_reset() { rm -f "$SCRATCH"/pair.*; }
+mesh_ok() {
+    local x y pids=() missing=0
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] && continue
+            ( ip netns exec "$(vm_ns "$(vm_of "$x")")" \
+                  ping -c 1 -W 1 "$(vm_ip "$y")" >/dev/null 2>&1 \
+                  && touch "$SCRATCH/pair.$x-$y" ) &
+            pids+=("$!")
+        done
+    done
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] || missing=$((missing + 1))
+        done
+    done
+    [ "$missing" -eq 0 ]
+}
+
+# mesh_missing SITE...: the pairs that do not ping yet, for messages.
+mesh_missing() {
+    local x y out=""
+    for x; do
+        for y; do
+            [ "$x" = "$y" ] && continue
+            [ -e "$SCRATCH/pair.$x-$y" ] || out="$out $x->$y"
+        done
+    done
+    echo "${out# }"
+}
+
+# wait_mesh TIMEOUT SITE...: waits until mesh_ok SITE... holds; on timeout
+# REASON also names the pairs that never answered.
+wait_mesh() {
+    local t=$1
+    shift
+    mesh_reset
+    if ! wait_until "every VM of $* to ping every other" "$t" mesh_ok "$@"; then
+        REASON="$REASON; no reply for: $(mesh_missing "$@")"
+        return 1
+    fi
 }
 
 # ---------------------------------------------------------------------------
@@ -1141,6 +1327,37 @@ resources_back() {
         [ "$th" -le "$th0" ] && [ "$fd" -eq "$fd0" ] || ok=1
     done
     return "$ok"
+}
+
+# resources_baseline SITE...: takes each SITE's baseline once its vswitchd
+# has settled: TH0_SITE threads, FD0_SITE fds, and the list of those fds in
+# $SCRATCH/fds0.SITE.
+resources_baseline() {
+    local s th fd
+    for s; do
+        read -r th fd < <(site_settled "$s")
+        printf -v "TH0_$s" '%s' "$th"
+        printf -v "FD0_$s" '%s' "$fd"
+        site_fd_list "$s" > "$SCRATCH/fds0.$s"
+        lib_log "baseline: site $s $th threads $fd fds"
+    done
+}
+
+# wait_resources_back SECONDS [SITE...]: waits until resources_back SITE...
+# holds (default: sites a and b).  If it does not within SECONDS, logs how
+# each SITE's fds differ from the baseline list and fails through why.
+wait_resources_back() {
+    local t=$1 s
+    shift
+    [ $# -gt 0 ] || set -- a b
+    wait_until "vswitchd threads and fds back to baseline" "$t" \
+        resources_back "$@" && return 0
+    resources_back "$@"
+    for s; do
+        lib_log "site $s: fds now vs baseline (< baseline, > now):"
+        site_fd_list "$s" | diff "$SCRATCH/fds0.$s" - >&2
+    done
+    why "not back to baseline after $t s:$RES_MSG"
 }
 
 # check_no_long_poll: neither site's vswitchd logged "Unreasonably long

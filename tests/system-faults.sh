@@ -140,18 +140,10 @@ vswitchds_alive() {
 # healthy: the end of every case: link up, traffic flows, vswitchds alive,
 # threads and fds back to the baseline.
 healthy() {
-    local s
     vswitchds_alive || return
     wait_link_up 20 || return
     wait_until "a ping a1 -> b1 to be answered" 10 ping_fast || return
-    if ! wait_until "vswitchd threads and fds back to baseline" 15 resources_back; then
-        resources_back
-        for s in a b; do
-            lib_log "site $s: fds now vs baseline (< baseline, > now):"
-            site_fd_list "$s" | diff "$SCRATCH/fds0.$s" - >&2
-        done
-        why "not back to baseline after 15 s:$RES_MSG" || return
-    fi
+    wait_resources_back 15 a b || return
     vswitchds_alive || return
     lib_log "healthy:$RES_MSG"
 }
@@ -283,11 +275,7 @@ case_setup() {
         || why "ping a1 -> b1 failed" || return
 
     # The baseline: link up and used.
-    read -r TH0_a FD0_a < <(site_settled a)
-    read -r TH0_b FD0_b < <(site_settled b)
-    site_fd_list a > "$SCRATCH/fds0.a"
-    site_fd_list b > "$SCRATCH/fds0.b"
-    lib_log "baseline: site a $TH0_a threads $FD0_a fds; site b $TH0_b threads $FD0_b fds"
+    resources_baseline a b
     lib_log "site a p1 status: $(iface_get a p1 status)"
 
     if impair_detect; then

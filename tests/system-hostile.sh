@@ -123,12 +123,7 @@ after_case() {
         && [ "$(iface_get b q1 link_resets)" = "$RESETS0_b" ] \
         || why "the q1 link was reset during the case" || return
     wait_until "a ping a1 -> b1 across q1" 10 ping_once || return
-    if ! wait_until "vswitchd threads and fds at b back to baseline" 10 resources_back b; then
-        resources_back b
-        lib_log "site b: fds now vs baseline (< baseline, > now):"
-        site_fd_list b | diff "$SCRATCH/fds0.b" - >&2
-        why "not back to baseline after 10 s: $RES_MSG" || return
-    fi
+    wait_resources_back 10 b || return
     site_alive b || why "vswitchd at site b died" || return
 }
 
@@ -177,9 +172,7 @@ case_setup() {
     wait_until "$SOCK" 10 test -S "$SOCK" || return
     wait_until "p1 listening" 10 p1_listening || return
 
-    read -r TH0_b FD0_b < <(site_settled b)
-    site_fd_list b > "$SCRATCH/fds0.b"
-    lib_log "baseline: site b $TH0_b threads $FD0_b fds"
+    resources_baseline b
     READY=1
 }
 

@@ -52,13 +52,11 @@ if ! why_not=$(lib_check_mesh); then
     exit 1
 fi
 
-# The underlay switch, the registry (registry_start, registry_ctl,
-# registry_add_site) and the syncs (sync_start, sync_stop, sync_log,
-# sync_converged, all_links_up) are lib.sh's.
-
-vm_of() { echo "${1}1"; }
-vm_ip() { echo "198.51.100.${SITE_NUM[$1]}"; }
-ul_ip() { echo "192.0.2.${SITE_NUM[$1]}"; }
+# The underlay switch and the numbered sites on it (mesh_sites_start,
+# mesh_keys, vm_of, vm_ip, ul_ip), the registry (registry_start,
+# registry_ctl, registry_add_site), the syncs (sync_start, sync_stop,
+# sync_log, sync_converged, all_links_up, sync_ports, ports_are) and the
+# pings across the mesh (wait_mesh) are lib.sh's.
 
 # sync_once SITE ARGS...: a one-shot run, output on stdout.
 sync_once() {
@@ -96,73 +94,6 @@ show_field() {
     sed -n "s/^ *$2: //p" "$SCRATCH/show.$1" | head -n 1
 }
 
-# ---------------------------------------------------------------------------
-# Checks.
-
-# mesh_ok SITE...: every VM of the SITEs pings every other one.  Pairs that
-# answered once are not asked again (until mesh_reset); the others are
-# pinged in parallel.
-mesh_reset() { rm -f "$SCRATCH"/pair.*; }
-mesh_ok() {
-    local x y pids=() missing=0
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] && continue
-            ( ip netns exec "$(vm_ns "$(vm_of "$x")")" \
-                  ping -c 1 -W 1 "$(vm_ip "$y")" >/dev/null 2>&1 \
-                  && touch "$SCRATCH/pair.$x-$y" ) &
-            pids+=("$!")
-        done
-    done
-    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] || missing=$((missing + 1))
-        done
-    done
-    [ "$missing" -eq 0 ]
-}
-
-# mesh_missing SITE...: the pairs that do not ping yet, for messages.
-mesh_missing() {
-    local x y out=""
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] || out="$out $x->$y"
-        done
-    done
-    echo "${out# }"
-}
-
-# wait_mesh TIMEOUT SITE...
-wait_mesh() {
-    local t=$1
-    shift
-    mesh_reset
-    if ! wait_until "every VM of $* to ping every other" "$t" mesh_ok "$@"; then
-        REASON="$REASON; no reply for: $(mesh_missing "$@")"
-        return 1
-    fi
-}
-
-# sync_ports SITE: "name uuid" of the ports of the sync at SITE, sorted.
-sync_ports() {
-    site_vsctl "$1" --bare --columns=name,_uuid find interface \
-        external_ids:ssh-tap-sync=true | awk 'NF { printf "%s ", $0; getline; print }' | sort
-}
-
-sync_port_names() {
-    site_vsctl "$1" --bare --columns=name find port \
-        external_ids:ssh-tap-sync=true | awk 'NF' | sort | tr '\n' ' '
-}
-
-# ports_are SITE "NAMES": the sync's ports at SITE are exactly NAMES (sorted,
-# space separated, trailing space).
-ports_are() { [ "$(sync_port_names "$1")" = "$2" ]; }
-
 need_mesh() {
     [ "$MESH" -eq 1 ] && return 0
     REASON="the mesh never converged"
@@ -173,28 +104,11 @@ need_mesh() {
 # Cases.
 
 case_setup() {
-    local s t
-    switch_start || why "switch namespace" || return
-    for s in "${SITES[@]}"; do
-        site_start "$s" || why "site $s did not start" || return
-        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" || return
-    done
-    for s in "${SITES[@]}"; do
-        sshd_start "$s" || why "sshd at site $s: ${REASON:-did not start}" \
-            || return
-    done
+    local s
+    mesh_sites_start "${SITES[@]}" || return
     # One key per site; every sshd accepts every other site's key.
-    for s in "${SITES[@]}"; do
-        for t in "${SITES[@]}"; do
-            [ "$s" = "$t" ] && continue
-            ssh_client_setup "$s" "$t" || why "keys $s -> $t" || return
-        done
-    done
+    mesh_keys "${SITES[@]}" || return
     site_ssh a e true || why "ssh a -> e over the underlay failed" || return
-    for s in "${SITES[@]}"; do
-        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
-            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
-    done
     registry_start || why "registry: $REASON" || return
     # The syncs run before any site is registered: they wait for the
     # registry to say something.
@@ -596,10 +510,6 @@ case_once() {
     wait_mesh 30 a c || return
 }
 
-ping_loss() {
-    sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$1"
-}
-
 # Restarting every sync with nothing changed recreates no port and drops
 # no traffic.
 case_restart() {
@@ -607,7 +517,7 @@ case_restart() {
     need_mesh || return
     [ -n "${SYNC_PIDS[a]:-}" ] || sync_start a
     wait_until "a's sync in sync" 20 sync_converged a || return
-    before=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    before=$(all_ports a b c d)
     lib_spawn ping "$out" "$out.err" ip netns exec "$(vm_ns a1)" \
         ping -i 0.2 -c 40 -W 2 "$(vm_ip d)"
     pid=$LAST_PID
@@ -626,7 +536,7 @@ case_restart() {
             return 1
         fi
     done
-    after=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    after=$(all_ports a b c d)
     [ "$before" = "$after" ] \
         || why "ports recreated: before [$before] after [$after]" || return
     wait_until "ping across the restart to finish" 30 lib_dead "$pid" || return
@@ -653,7 +563,7 @@ case_registry_restart() {
     local s pid before after
     local -A mon chg
     need_mesh || return
-    before=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    before=$(all_ports a b c d)
     for s in a b c d; do
         mon[$s]=$(monitors_logged "$s")
         chg[$s]=$(changes_logged "$s")
@@ -679,7 +589,7 @@ case_registry_restart() {
             || why "the sync at $s changed ports after the reconnection: $(tail -n 3 "$(sync_log "$s")")" \
             || return
     done
-    after=$(for s in a b c d; do echo "$s: $(sync_ports "$s")"; done)
+    after=$(all_ports a b c d)
     [ "$before" = "$after" ] \
         || why "ports recreated: before [$before] after [$after]" || return
 }
@@ -717,36 +627,8 @@ case_del_site() {
     ports_are a "st-b st-c st-e " || why "site a ports: $(sync_port_names a)" || return
 }
 
-# The members of the Raft cluster: "1 2 3".
-MEMBERS="1 2 3"
-CL_DIR=$SCRATCH/cluster
-
-member_appctl() {
-    local m=$1
-    shift
-    timeout --foreground 10 "$OVS_APPCTL" -t "$CL_DIR/m$m.ctl" "$@"
-}
-
-# cluster_formed: every member says it is a cluster member.
-cluster_formed() {
-    local i
-    for i in $MEMBERS; do
-        member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
-            | grep -q 'Status: cluster member' || return 1
-    done
-}
-
-cluster_leader() {
-    local i
-    for i in $MEMBERS; do
-        if member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
-                | grep -q 'Role: leader'; then
-            echo "$i"
-            return 0
-        fi
-    done
-    return 1
-}
+# The Raft cluster (cluster_start, member_appctl, cluster_leader, $CL_DIR)
+# is lib.sh's.
 
 # show_member_ok SITE: SITE's sync/show names a live member of the cluster
 # and the role that member itself reports.
@@ -773,31 +655,13 @@ show_member_ok() {
 # leader is killed, a site is removed through the remaining members, and
 # every sync follows.
 case_cluster() {
-    local ns i s sites pid leader remotes="" t0 t1
+    local s sites pid leader t0 t1
     need_mesh || return
-    ns=$(lib_netns_add reg) || why "namespace for the cluster" || return
-    mkdir -p "$CL_DIR"
-    "$OVSDB_TOOL" create-cluster "$CL_DIR/m1.db" "$SSH_TAP_SCHEMA" \
-        tcp:127.0.0.1:6641 || why "create-cluster failed" || return
-    for i in 2 3; do
-        "$OVSDB_TOOL" join-cluster "$CL_DIR/m$i.db" SSH_Tap \
-            "tcp:127.0.0.1:664$i" tcp:127.0.0.1:6641 \
-            || why "join-cluster m$i failed" || return
-    done
-    for i in $MEMBERS; do
-        lib_spawn "ovsdb-server@reg$i" /dev/null "$CL_DIR/m$i.stderr" \
-            ip netns exec "$ns" "$OVSDB_SERVER" --no-chdir \
-            --log-file="$CL_DIR/m$i.log" --pidfile="$CL_DIR/m$i.pid" \
-            --unixctl="$CL_DIR/m$i.ctl" --remote="punix:$CL_DIR/m$i.sock" \
-            "$CL_DIR/m$i.db"
-        remotes="$remotes${remotes:+,}unix:$CL_DIR/m$i.sock"
-    done
-    wait_until "the 3 members to form the cluster" 30 cluster_formed \
-        || return
+    cluster_start || return
 
     # Same sites, same columns: the move must not churn any port.
     sites=$(registry_ctl list-sites | awk 'NR > 1 { print $1 }')
-    REGISTRY=$remotes
+    REGISTRY=$CL_REMOTES
     for s in $sites; do
         if [ -s "$(site_dir "$s")/underlay_addr" ] && [ "$s" != n ]; then
             registry_add_site "$s" || why "registering $s in the cluster" || return
@@ -880,30 +744,16 @@ case_nat_site() {
     ports_are n "st-a st-b st-c st-e " || why "site n ports: $(sync_port_names n)" || return
 }
 
-measure_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
-
 case_scale() {
-    local n=$MESH_SCALE i s t sites=() t0 t1 t2
+    local n=$MESH_SCALE i s sites=() t0 t1 t2
     [ "$n" -ge 2 ] && [ "$n" -le 32 ] \
         || why "MESH_SCALE=$n: expected 2 to 32" || return
     for i in $(seq 1 "$n"); do
         SITE_NUM[s$i]=$i
         sites+=("s$i")
     done
-    switch_start || why "switch namespace" || return
-    for s in "${sites[@]}"; do
-        site_start "$s" || why "site $s did not start" || return
-        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" || return
-        sshd_start "$s" || why "sshd at $s" || return
-    done
-    for s in "${sites[@]}"; do
-        for t in "${sites[@]}"; do
-            [ "$s" = "$t" ] || ssh_client_setup "$s" "$t" \
-                || why "keys $s -> $t" || return
-        done
-        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
-            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
-    done
+    mesh_sites_start "${sites[@]}" || return
+    mesh_keys "${sites[@]}" || return
     registry_start || why "registry: $REASON" || return
     for s in "${sites[@]}"; do
         sync_start "$s" || why "sync at $s" || return

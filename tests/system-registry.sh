@@ -74,7 +74,6 @@ declare -A SITE_NUM=([a]=1 [b]=2 [c]=3 [d]=4 [e]=5)
 REG_TCP_PORT=6645
 REG_SSL_PORT=6646
 PKI=$SCRATCH/pki
-CL_DIR=$SCRATCH/cluster
 MESH=0
 
 # What the programs under test can do (probe_features): "yes", or empty
@@ -87,10 +86,9 @@ HAVE_SHOW=
 SHOW_WHY=
 HAVE_CTL_SSH=
 
-vm_of() { echo "${1}1"; }
-vm_ip() { echo "198.51.100.${SITE_NUM[$1]}"; }
-ul_ip() { echo "192.0.2.${SITE_NUM[$1]}"; }
-measure_s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+# The numbered sites (mesh_sites_start, mesh_keys, vm_of, vm_ip, ul_ip),
+# the sync's ports (sync_ports, all_ports, ports_are) and the pings across
+# the mesh (wait_mesh) are lib.sh's.
 
 # ---------------------------------------------------------------------------
 # The registry at site a, and how the sites reach it.
@@ -231,80 +229,6 @@ sync_registry_connects() {
     grep -c 'registry .*connected' "$(sync_log "$1")"
 }
 
-# sync_ports SITE: "name uuid" of the ports of the sync at SITE, sorted.
-sync_ports() {
-    site_vsctl "$1" --bare --columns=name,_uuid find interface \
-        external_ids:ssh-tap-sync=true \
-        | awk 'NF { printf "%s ", $0; getline; print }' | sort
-}
-
-sync_port_names() {
-    site_vsctl "$1" --bare --columns=name find port \
-        external_ids:ssh-tap-sync=true | awk 'NF' | sort | tr '\n' ' '
-}
-
-ports_are() { [ "$(sync_port_names "$1")" = "$2" ]; }
-
-# all_ports SITE...: "SITE name uuid" of every sync port of the SITEs.
-all_ports() {
-    local s
-    for s; do
-        sync_ports "$s" | sed "s/^/$s /"
-    done
-}
-
-# ---------------------------------------------------------------------------
-# Pings.
-
-# mesh_ok SITE...: every VM of the SITEs pings every other one; pairs that
-# answered once are not asked again (until mesh_reset).
-mesh_reset() { rm -f "$SCRATCH"/pair.*; }
-mesh_ok() {
-    local x y pids=() missing=0
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] && continue
-            ( ip netns exec "$(vm_ns "$(vm_of "$x")")" \
-                  ping -c 1 -W 1 "$(vm_ip "$y")" >/dev/null 2>&1 \
-                  && touch "$SCRATCH/pair.$x-$y" ) &
-            pids+=("$!")
-        done
-    done
-    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] || missing=$((missing + 1))
-        done
-    done
-    [ "$missing" -eq 0 ]
-}
-
-mesh_missing() {
-    local x y out=""
-    for x; do
-        for y; do
-            [ "$x" = "$y" ] && continue
-            [ -e "$SCRATCH/pair.$x-$y" ] || out="$out $x->$y"
-        done
-    done
-    echo "${out# }"
-}
-
-# wait_mesh TIMEOUT SITE...
-wait_mesh() {
-    local t=$1
-    shift
-    mesh_reset
-    if ! wait_until "every VM of $* to ping every other" "$t" mesh_ok "$@"; then
-        REASON="$REASON; no reply for: $(mesh_missing "$@")"
-        return 1
-    fi
-}
-
-ping_loss() { sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$1"; }
-
 # ---------------------------------------------------------------------------
 # Site c's firewall.
 
@@ -415,29 +339,17 @@ need_ssh() {
 # Cases.
 
 case_setup() {
-    local s t
+    local s
     pki_make || why "making the test CA failed: $(tail -n 3 "$PKI/log")" \
         || return
-    switch_start || why "switch namespace" || return
-    for s in "${SITES[@]}"; do
-        site_start "$s" || why "site $s did not start" || return
-        switch_connect "$s" "$(ul_ip "$s")" || why "underlay of site $s" \
-            || return
-        sshd_start "$s" 22 || why "sshd at site $s: ${REASON:-did not start}" \
-            || return
-    done
+    mesh_sites_start "${SITES[@]}" || return
     # One key per site; every sshd accepts every site's key, its own too
     # (a's sync reaches the registry through a's own sshd).
+    mesh_keys "${SITES[@]}" || return
     for s in "${SITES[@]}"; do
-        for t in "${SITES[@]}"; do
-            ssh_client_setup "$s" "$t" || why "keys $s -> $t" || return
-        done
+        ssh_client_setup "$s" "$s" || why "keys $s -> $s" || return
     done
     firewall_c || why "nftables in c's namespace failed" || return
-    for s in "${SITES[@]}"; do
-        vm_add "$s" "$(vm_of "$s")" "$(vm_ip "$s")/24" \
-            "2001:db8:100::${SITE_NUM[$s]}/64" || why "vm of $s" || return
-    done
     reg_start || return
     for s in "${SITES[@]}"; do
         registry_add_site "$s" || why "registering $s failed" || return
@@ -743,36 +655,9 @@ case_d() {
     wait_mesh 30 "${SITES[@]}" || return
 }
 
-# The Raft members: "1 2 3", member i reached through the sshd of site
-# MEMBER_HOST[i].
-MEMBERS="1 2 3"
+# The Raft members (lib.sh's cluster_start): member i is reached through
+# the sshd of site MEMBER_HOST[i].
 declare -A MEMBER_HOST=([1]=a [2]=b [3]=c)
-
-member_appctl() {
-    local m=$1
-    shift
-    timeout --foreground 10 "$OVS_APPCTL" -t "$CL_DIR/m$m.ctl" "$@"
-}
-
-cluster_formed() {
-    local i
-    for i in $MEMBERS; do
-        member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
-            | grep -q 'Status: cluster member' || return 1
-    done
-}
-
-cluster_leader() {
-    local i
-    for i in $MEMBERS; do
-        if member_appctl "$i" cluster/status SSH_Tap 2>/dev/null \
-                | grep -q 'Role: leader'; then
-            echo "$i"
-            return 0
-        fi
-    done
-    return 1
-}
 
 # st_e_everywhere: every site has a port to e.
 st_e_everywhere() {
@@ -784,30 +669,15 @@ st_e_everywhere() {
 
 # e. A 3-member Raft registry over ssh: loses its leader.
 case_e() {
-    local ns i s before after leader pid ssh_list="" unix_list="" t0 t1
+    local i s before after leader pid ssh_list="" unix_list t0 t1
     local ctl_db ctl_opts=()
     need_mesh || return
     need_ssh || return
-    ns=$(lib_netns_add reg) || why "namespace for the cluster" || return
-    mkdir -p "$CL_DIR"
-    "$OVSDB_TOOL" create-cluster "$CL_DIR/m1.db" "$SSH_TAP_SCHEMA" \
-        tcp:127.0.0.1:6641 || why "create-cluster failed" || return
-    for i in 2 3; do
-        "$OVSDB_TOOL" join-cluster "$CL_DIR/m$i.db" SSH_Tap \
-            "tcp:127.0.0.1:664$i" tcp:127.0.0.1:6641 \
-            || why "join-cluster m$i failed" || return
-    done
+    cluster_start || return
+    unix_list=$CL_REMOTES
     for i in $MEMBERS; do
-        lib_spawn "ovsdb-server@reg$i" /dev/null "$CL_DIR/m$i.stderr" \
-            ip netns exec "$ns" "$OVSDB_SERVER" --no-chdir \
-            --log-file="$CL_DIR/m$i.log" --pidfile="$CL_DIR/m$i.pid" \
-            --unixctl="$CL_DIR/m$i.ctl" --remote="punix:$CL_DIR/m$i.sock" \
-            "$CL_DIR/m$i.db"
-        unix_list="$unix_list${unix_list:+,}unix:$CL_DIR/m$i.sock"
         ssh_list="$ssh_list${ssh_list:+,}ssh:root@$(site_addr "${MEMBER_HOST[$i]}"):22:$CL_DIR/m$i.sock"
     done
-    wait_until "the 3 members to form the cluster" 30 cluster_formed \
-        || return
     # The operator fills the cluster with the same rows, so that moving
     # the syncs to it changes no port.
     local REGISTRY=$unix_list
