@@ -15,11 +15,16 @@
 # A mesh kept by ovs-ssh-tap-sync (docs/sync.md) instead of hand-made ports:
 #
 #     lib_check_mesh || ...              # the sync, the ctl and the schema
-#     switch_start                       # an underlay switch for N sites
-#     site_start a; switch_connect a 192.0.2.1; sshd_start a   (each site)
-#     ssh_client_setup a b               # (each ordered pair of sites)
+#     SITE_NUM=([a]=1 [b]=2 [c]=3)       # site a: 192.0.2.1, VM a1 ...
+#     mesh_sites_start a b c             # an underlay switch, the sites on
+#                                        # it, their sshds and VMs
+#     mesh_keys a b c                    # each site's key at every other
 #     registry_start; registry_add_site a; sync_start a        (each site)
 #     wait_until "every link up" 30 all_links_up a b c
+#     wait_mesh 30 a b c                 # every VM pings every other
+#
+# The bench (bench/run-bench.sh) builds its topologies with the same
+# functions, and lib_teardown between them.
 #
 # Every process the harness starts is recorded (pid plus its start time, so a
 # recycled pid is never hit) in $SCRATCH/pids, and every network namespace in
