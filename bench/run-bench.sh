@@ -58,6 +58,9 @@
 #   CIPHER=aes128-gcm@openssh.com   the cipher of every SSH contender
 #   ONLY="ceiling ssh-tap ssh-w geneve idle levers"   parts to run
 #   PING_COUNT=500     pings per RTT measurement (10 ms apart)
+#   VM_TX_OFFLOAD=off  the VMs' TX checksum offload (on: a Linux guest's
+#                      default; what OVS 3.2+ then does is in
+#                      docs/performance.md)
 #   SETTLE_PCT=10      before each contender's (and lever's) measurements,
 #                      wait up to 15 s for the machine to be under this %
 #                      busy (all CPUs) over half a second
@@ -802,7 +805,7 @@ report() {
     echo "## ovs-ssh-tap benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
     echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)."
-    echo "Cipher $CIPHER; iperf3 $DURATION s per TCP run; UDP trials $UDP_SECONDS s; $PING_COUNT pings 10 ms apart."
+    echo "Cipher $CIPHER; iperf3 $DURATION s per TCP run; UDP trials $UDP_SECONDS s; $PING_COUNT pings 10 ms apart; the VMs' TX checksum offload ${VM_TX_OFFLOAD:-off}."
     echo "CPU is % of one core over the steady part of a TCP run, both sites summed: 'vswitchd' is the two vswitchds, 'all site' every process in the two site namespaces (vswitchds, ovsdb-servers, sshd and its children, the ssh client); the VMs' iperf3 is not counted."
     if [ -n "$NOISY" ]; then
         echo

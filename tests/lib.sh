@@ -906,8 +906,9 @@ vm_add() {
 
 # vm_add_internal SITE VM IPV4/LEN [MTU]: a namespace for VM holding an
 # internal port of SITE's br0 (a tap device, as a hypervisor attaches a
-# guest) moved there, TX checksum offload off.  Its interface keeps the
-# name VM (the helpers below that name "eth0" are for vm_add's VMs).
+# guest) moved there, TX checksum offload off (VM_TX_OFFLOAD=on leaves it
+# on, as a Linux guest has it by default).  Its interface keeps the name VM
+# (the helpers below that name "eth0" are for vm_add's VMs).
 vm_add_internal() {
     local s=$1 vm=$2 v4=$3 mtu=${4:-1500} ns sns
     sns=$(site_ns "$s")
@@ -921,7 +922,7 @@ vm_add_internal() {
     ip -n "$ns" link set "$vm" mtu "$mtu" || return 1
     ip -n "$ns" addr add "$v4" dev "$vm" || return 1
     ip -n "$ns" link set "$vm" up || return 1
-    ip netns exec "$ns" ethtool -K "$vm" tx off >/dev/null
+    ip netns exec "$ns" ethtool -K "$vm" tx "${VM_TX_OFFLOAD:-off}" >/dev/null
 }
 
 # vm_exec VM COMMAND...: runs COMMAND inside VM's namespace.
