@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 # Tests and demo: sshd, namespaces, traffic tools, the fuzzer and ASan
 # runtime of the default clang (libclang-rt-dev is the unversioned name on
 # both releases; the versioned one is the fallback), the packaging test
-# (dpkg-buildpackage, lintian) and the firewall and certificate tools that
-# tests use.
+# (dpkg-buildpackage, lintian), the firewall and certificate tools that
+# tests use, and jq for make bench.
 packages="build-essential autoconf automake libtool pkg-config
   libssh-dev libjansson-dev openvswitch-source libssl-dev libcap-ng-dev
   libunbound-dev python3 git
@@ -26,7 +26,7 @@ packages="build-essential autoconf automake libtool pkg-config
   ethtool tcpdump netcat-openbsd iperf3 procps psmisc coreutils iptables
   nftables openssl busybox
   clang libclang-rt-dev|libclang-rt-@CLANG@-dev
-  dpkg-dev debhelper lintian"
+  dpkg-dev debhelper lintian jq"
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
