@@ -766,6 +766,20 @@ switch_connect() {
 # ---------------------------------------------------------------------------
 # sshd.
 
+# The sshd_config lines that every test sshd shares: public keys only, no
+# PAM, root allowed with a key, streamlocal forwarding on, verbose logs.
+sshd_config_common() {
+    cat <<EOF
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowStreamLocalForwarding yes
+LogLevel VERBOSE
+EOF
+}
+
 # sshd_start SITE [PORT]: an OpenSSH sshd listening on SITE's underlay
 # address, its own host key, authorized_keys and log.  $SSHD_CONFIG_EXTRA,
 # if set, holds more configuration lines; they go first, and sshd keeps the
@@ -789,13 +803,7 @@ Port $port
 HostKey $d/ssh_host_ed25519_key
 PidFile $d/sshd.pid
 AuthorizedKeysFile $d/authorized_keys
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowStreamLocalForwarding yes
-LogLevel VERBOSE
+$(sshd_config_common)
 EOF
     if ! "$SSHD" -t -f "$cfg"; then
         lib_log "site $s: sshd rejects $cfg"

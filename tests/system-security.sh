@@ -259,13 +259,7 @@ Port $port
 HostKey $d/host_key
 PidFile $d/sshd.pid
 AuthorizedKeysFile $SCRATCH/xsshd/keys/%u.keys
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowStreamLocalForwarding yes
-LogLevel VERBOSE
+$(sshd_config_common)
 EOF
     "$SSHD" -t -f "$cfg" || { lib_log "sshd rejects $cfg"; return 1; }
     gen=$(find "$d" -maxdepth 1 -name 'sshd.*.log' | wc -l)
