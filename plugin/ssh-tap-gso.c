@@ -395,6 +395,7 @@ stap_gso_segment(const uint8_t *frame, size_t len,
     size_t seg_len, pay_ofs;
     uint8_t *l3, *tcp;
     uint64_t sum;
+    uint16_t csum;
 
     if (len != info->frame_len || i >= info->n_segs) {
         return 0;
@@ -439,15 +440,24 @@ stap_gso_segment(const uint8_t *frame, size_t len,
     put16(tcp + 16, 0);
     sum = pseudo_sum(out, info, seg_len - info->l4_ofs);
     sum = stap_csum_add(sum, tcp, seg_len - info->l4_ofs);
-    put16(tcp + 16, ~stap_csum_fold(sum));
+    csum = ~stap_csum_fold(sum);
+    if (!csum && info->n_segs == 1) {
+        /* Linux does not segment a frame that fits one segment: it
+         * completes its checksum as any other, which writes 0 as 0xffff
+         * (see stap_csum_complete()). */
+        csum = 0xffff;
+    }
+    put16(tcp + 16, csum);
     return seg_len;
 }
 
 /* Completes the transport checksum of 'frame', 'len' bytes, in place, as a
  * device does for a frame whose checksum was left to it: the TCP or UDP
  * checksum over the pseudo-header and info->l4_len bytes of transport
- * header and data, whatever the field held before.  A UDP checksum that
- * comes out 0 is sent as 0xffff (0 would mean "no checksum").  'info' is
+ * header and data, whatever the field held before.  A checksum that comes
+ * out 0 is written as 0xffff, its other form in ones' complement: UDP needs
+ * that (0 means "no checksum"), and Linux's skb_checksum_help() does it for
+ * TCP as well, so the frame is byte for byte what Linux would send.  'info' is
  * what stap_gso_parse() said of the frame; does nothing for a frame without
  * offload metadata or if 'len' is not the length it saw.
  *
@@ -469,10 +479,7 @@ stap_csum_complete(uint8_t *frame, size_t len,
     sum = pseudo_sum(frame, info, info->l4_len);
     sum = stap_csum_add(sum, frame + info->l4_ofs, info->l4_len);
     csum = ~stap_csum_fold(sum);
-    if (!csum && info->l4_proto == IPPROTO_UDP_) {
-        csum = 0xffff;
-    }
-    put16(field, csum);
+    put16(field, csum ? csum : 0xffff);
 }
 
 /* Writes into the transport checksum field of 'frame', 'len' bytes, the

@@ -26,7 +26,8 @@
  * 3.1), and the relay.  The output is what Linux's software GSO
  * (tcp_gso_segment, inet_gso_segment, ipv6_gso_segment) and
  * skb_checksum_help produce for the same input on a device without
- * checksum offload.
+ * checksum offload: tests/system-gso.sh compares the two byte for byte, and
+ * tests/gso-vectors/ keeps some of the kernel's answers for the unit test.
  *
  * Pure logic: no I/O, no allocation, no OVS or libssh header.  Every byte
  * of a frame is hostile: a frame that does not match its metadata yields an
@@ -85,7 +86,10 @@
  * Linux's SKB_GSO_TCP_FIXEDID, which only GRO sets), the IPv6 payload
  * length is rewritten, the TCP sequence number is advanced by the payload
  * offset, FIN and PSH are kept only on the last segment and CWR only on the
- * first, and the TCP checksum is complete.  Everything else (VLAN tags,
+ * first, and the TCP checksum is complete.  A checksum that comes out 0
+ * stays 0 there, as in Linux's segments, except in a frame's only segment:
+ * Linux does not segment that frame but completes its checksum, and
+ * skb_checksum_help() writes 0 as 0xffff, as stap_csum_complete() does.  Everything else (VLAN tags,
  * TOS, flow label, TTL, IP and TCP options, URG) is copied as it is. */
 
 #include <stdbool.h>

@@ -16,10 +16,13 @@
 
 /* Unit tests of the software segmentation and checksum code
  * (plugin/ssh-tap-gso.c): hand-built frames, every rejection, checksums
- * checked against a plain RFC 1071 implementation written here. */
+ * checked against a plain RFC 1071 implementation written here, and the
+ * kernel's own answers for a few frames (tests/gso-vectors/, recorded by
+ * tests/system-gso.sh). */
 
 #define PROG "test-gso"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,228 +33,15 @@
 #include "ssh-tap-gso.h"
 #include "unit-test.h"
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_PSH 0x08
-#define TCP_ACK 0x10
-#define TCP_ECE 0x40
-#define TCP_CWR 0x80
+#include "gso-frames.h"
 
 static uint8_t frame[STAP_OFFLOAD_MAX_FRAME + 64];
 static uint8_t seg[STAP_OFFLOAD_MAX_FRAME + 64];
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-    return p[0] << 8 | p[1];
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | p[2] << 8 | p[3];
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, v >> 16);
-    wr16(p + 2, v & 0xffff);
-}
-
-/* RFC 1071, as the RFC writes it: 16-bit big-endian words, one at a time,
- * carries folded at the end; an odd last byte padded with zero. */
-static uint32_t
-ref_sum(uint32_t sum, const uint8_t *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2) {
-        sum += p[i] << 8 | p[i + 1];
-    }
-    if (n & 1) {
-        sum += p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-ref_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return sum;
-}
-
-/* A frame's parts, as the builder below lays them out. */
-struct shape {
-    int n_vlans;                /* 0, 1 or 2. */
-    bool ipv6;
-    bool udp;
-    int ip_opt_len;             /* IPv4 options, a multiple of 4. */
-    int tcp_opt_len;            /* A multiple of 4. */
-    size_t payload_len;
-    uint8_t tcp_flags;
-    uint16_t ip_id;
-    uint32_t seq;
-    size_t pad;                 /* Bytes after the IP packet. */
-};
-
-struct built {
-    size_t len;
-    size_t l3, l4, hdr_len;
-};
-
-/* The transport checksum of the packet at 'l3' whose transport header is at
- * 'l4' and is 'l4_len' bytes long with its data, the plain way: the
- * pseudo-header spelled out as bytes, then summed. */
-static uint16_t
-ref_l4_sum(const uint8_t *f, size_t l3, size_t l4, size_t l4_len, bool ipv6,
-           uint8_t proto)
-{
-    uint8_t ph[40];
-    size_t ph_len;
-    uint32_t sum;
-
-    memset(ph, 0, sizeof ph);
-    if (ipv6) {
-        memcpy(ph, f + l3 + 8, 32);
-        wr32(ph + 32, l4_len);
-        ph[39] = proto;
-        ph_len = 40;
-    } else {
-        memcpy(ph, f + l3 + 12, 8);
-        ph[9] = proto;
-        wr16(ph + 10, l4_len);
-        ph_len = 12;
-    }
-    sum = ref_sum(0, ph, ph_len);
-    sum = ref_sum(sum, f + l4, l4_len);
-    return ref_fold(sum);
-}
-
-static uint32_t rng_state = 1;
-
-static uint8_t
-rng(void)
-{
-    rng_state = rng_state * 1103515245 + 12345;
-    return rng_state >> 16;
-}
-
-/* Builds a frame of shape 's' in 'frame'.  The IPv4 header checksum is
- * right; the transport checksum holds junk (0xdead), as it may in an
- * offloaded frame. */
 static struct built
 build(const struct shape *s)
 {
-    struct built b;
-    size_t ofs = 12, ip_hlen, l4_hlen, l4_len;
-    uint8_t *ip, *l4;
-    int i;
-
-    memset(frame, 0, sizeof frame);
-    memcpy(frame, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
-    for (i = 0; i < s->n_vlans; i++) {
-        wr16(frame + ofs, i == 0 && s->n_vlans == 2 ? 0x88a8 : 0x8100);
-        wr16(frame + ofs + 2, 100 + i);
-        ofs += 4;
-    }
-    wr16(frame + ofs, s->ipv6 ? 0x86dd : 0x0800);
-    ofs += 2;
-    b.l3 = ofs;
-    ip = frame + ofs;
-    ip_hlen = s->ipv6 ? 40 : 20 + s->ip_opt_len;
-    l4_hlen = s->udp ? 8 : 20 + s->tcp_opt_len;
-    l4_len = l4_hlen + s->payload_len;
-    b.l4 = b.l3 + ip_hlen;
-    b.hdr_len = b.l4 + l4_hlen;
-    b.len = b.hdr_len + s->payload_len + s->pad;
-
-    if (s->ipv6) {
-        ip[0] = 0x60 | 0x0b;            /* Traffic class and flow label. */
-        ip[1] = 0xa1;
-        ip[2] = 0x23;
-        ip[3] = 0x45;
-        wr16(ip + 4, l4_len);
-        ip[6] = s->udp ? 17 : 6;
-        ip[7] = 64;
-        memcpy(ip + 8, "\x20\x01\x0d\xb8\x00\x00\x00\x00"
-               "\x00\x00\x00\x00\x00\x00\x00\x01", 16);
-        memcpy(ip + 24, "\x20\x01\x0d\xb8\x00\x00\x00\x00"
-               "\x00\x00\x00\x00\x00\x00\xfe\x02", 16);
-    } else {
-        ip[0] = 0x40 | (ip_hlen / 4);
-        ip[1] = 0x02;                   /* ECT(0). */
-        wr16(ip + 2, ip_hlen + l4_len);
-        wr16(ip + 4, s->ip_id);
-        wr16(ip + 6, 0x4000);           /* DF. */
-        ip[8] = 64;
-        ip[9] = s->udp ? 17 : 6;
-        memcpy(ip + 12, "\xc6\x33\x64\x01\xc6\x33\x64\xfe", 8);
-        for (i = 0; i < s->ip_opt_len; i++) {
-            ip[20 + i] = i == s->ip_opt_len - 1 ? 0 : 1;   /* NOPs, EOL. */
-        }
-        wr16(ip + 10, ~ref_fold(ref_sum(0, ip, ip_hlen)));
-    }
-
-    l4 = frame + b.l4;
-    wr16(l4, 40000);
-    wr16(l4 + 2, s->udp ? 4789 : 5201);
-    if (s->udp) {
-        wr16(l4 + 4, l4_len);
-        wr16(l4 + 6, 0xdead);
-    } else {
-        wr32(l4 + 4, s->seq);
-        wr32(l4 + 8, 0x11223344);
-        l4[12] = (l4_hlen / 4) << 4;
-        l4[13] = s->tcp_flags;
-        wr16(l4 + 14, 501);
-        wr16(l4 + 16, 0xdead);
-        for (i = 0; i < s->tcp_opt_len; i++) {
-            l4[20 + i] = i < 2 ? 1 : (i == 2 ? 8 : (i == 3 ? 10 : rng()));
-        }
-    }
-    for (size_t j = 0; j < s->payload_len; j++) {
-        frame[b.hdr_len + j] = rng();
-    }
-    for (size_t j = 0; j < s->pad; j++) {
-        frame[b.hdr_len + s->payload_len + j] = 0;
-    }
-    return b;
-}
-
-static struct stap_offload
-gso_ol(const struct shape *s, const struct built *b, uint16_t gso_size)
-{
-    struct stap_offload ol = {
-        .gso_type = s->ipv6 ? STAP_GSO_TCPV6 : STAP_GSO_TCPV4,
-        .flags = STAP_OL_CSUM_PARTIAL,
-        .hdr_len = b->hdr_len,
-        .gso_size = gso_size,
-        .csum_start = b->l4,
-        .csum_offset = 16,
-    };
-    return ol;
-}
-
-static struct stap_offload
-csum_ol(const struct shape *s, const struct built *b)
-{
-    struct stap_offload ol = {
-        .flags = STAP_OL_CSUM_PARTIAL,
-        .csum_start = b->l4,
-        .csum_offset = s->udp ? 6 : 16,
-    };
-    return ol;
+    return build_frame(frame, s);
 }
 
 /* Segments the frame of shape 's' with 'gso_size' and checks every segment
@@ -537,7 +327,7 @@ check_csum(const struct shape *s)
     CHECK(!memcmp(frame, seg, b.len));
     wr16(seg + csum_at, 0);
     want = ~ref_l4_sum(seg, b.l3, b.l4, l4_len, s->ipv6, proto);
-    if (s->udp && !want) {
+    if (!want) {
         want = 0xffff;
     }
     CHECK_MSG(rd16(frame + csum_at) == want, "checksum %#x, want %#x",
@@ -582,9 +372,11 @@ csum_complete(void)
     return NULL;
 }
 
-/* A UDP checksum that comes out 0 goes as 0xffff; TCP's stays 0. */
+/* A checksum that comes out 0 goes as 0xffff, UDP's (where 0 means none)
+ * and TCP's too, as Linux's skb_checksum_help() writes it; in a segment,
+ * TCP's stays 0, as in Linux's segments. */
 static const char *
-udp_zero_checksum(void)
+zero_checksum(void)
 {
     for (int ip6 = 0; ip6 < 2; ip6++) {
         for (int udp = 0; udp < 2; udp++) {
@@ -607,11 +399,41 @@ udp_zero_checksum(void)
 
             CHECK(!stap_gso_parse(frame, b.len, &ol, &info));
             stap_csum_complete(frame, b.len, &info);
-            CHECK_MSG(rd16(frame + csum_at) == (udp ? 0xffff : 0),
+            CHECK_MSG(rd16(frame + csum_at) == 0xffff,
                       "%s %s: %#x", ip6 ? "IPv6" : "IPv4",
                       udp ? "UDP" : "TCP", rd16(frame + csum_at));
             CHECK(!stap_csum_verify(frame, b.len));
+
+            if (!udp) {
+                struct stap_offload g = gso_ol(&s, &b, 1448);
+
+                /* A GSO frame's only segment: as Linux completes it. */
+                CHECK(!stap_gso_parse(frame, b.len, &g, &info));
+                CHECK(stap_gso_segment(frame, b.len, &info, 0, seg,
+                                       sizeof seg) == b.len);
+                CHECK(rd16(seg + csum_at) == 0xffff);
+                CHECK(!stap_csum_verify(seg, b.len));
+            }
         }
+    }
+
+    /* A segment of several whose checksum is 0: it stays 0. */
+    for (int ip6 = 0; ip6 < 2; ip6++) {
+        struct shape s = { .ipv6 = ip6, .payload_len = 3001,
+                           .tcp_flags = TCP_ACK };
+        struct built b = build(&s);
+        struct stap_offload g = gso_ol(&s, &b, 1000);
+        struct stap_gso_info info;
+        uint32_t w;
+
+        /* Add segment 2's checksum to its first payload word. */
+        CHECK(!stap_gso_parse(frame, b.len, &g, &info));
+        CHECK(stap_gso_segment(frame, b.len, &info, 2, seg, sizeof seg));
+        w = rd16(frame + b.hdr_len + 2000) + rd16(seg + b.l4 + 16);
+        wr16(frame + b.hdr_len + 2000, (w & 0xffff) + (w >> 16));
+        CHECK(stap_gso_segment(frame, b.len, &info, 2, seg, sizeof seg));
+        CHECK(rd16(seg + b.l4 + 16) == 0);
+        CHECK(!stap_csum_verify(seg, stap_gso_segment_len(&info, 2)));
     }
     return NULL;
 }
@@ -934,6 +756,146 @@ csum_add(void)
     return NULL;
 }
 
+/* Parses the hex bytes after the tag of 'line' into 'out', which has room
+ * for 'size'.  Returns their number, or -1 if the line is not hex. */
+static long
+parse_hex(const char *line, uint8_t *out, size_t size)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (const char *p = line; *p && *p != '\n'; p++) {
+        int v;
+
+        if (*p == ' ') {
+            if (hi >= 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (*p >= '0' && *p <= '9') {
+            v = *p - '0';
+        } else if (*p >= 'a' && *p <= 'f') {
+            v = *p - 'a' + 10;
+        } else {
+            return -1;
+        }
+        if (hi < 0) {
+            hi = v;
+        } else {
+            if (n >= size) {
+                return -1;
+            }
+            out[n++] = hi << 4 | v;
+            hi = -1;
+        }
+    }
+    return hi < 0 ? (long) n : -1;
+}
+
+/* Checks one recorded vector file, 'name' in 'dir': our segments of its
+ * frame must be the kernel's, byte for byte. */
+static const char *
+check_vector(const char *dir, const char *name)
+{
+    static uint8_t want[sizeof seg];
+    struct stap_offload ol;
+    struct stap_gso_info info;
+    unsigned int v[6];
+    size_t frame_len = 0, n_out = 0, line_size = 0;
+    bool have_ol = false, have_frame = false;
+    char *line = NULL;
+    const char *error = NULL;
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "r");
+    CHECK_MSG(f, "%.200s: %s", name, strerror(errno));
+    while (!error && getline(&line, &line_size, f) > 0) {
+        long n;
+
+        if (line[0] == '#' || line[0] == '\n') {
+            continue;
+        } else if (sscanf(line, "offload %u %u %u %u %u %u", &v[0], &v[1],
+                          &v[2], &v[3], &v[4], &v[5]) == 6) {
+            ol.gso_type = v[0];
+            ol.flags = v[1];
+            ol.hdr_len = v[2];
+            ol.gso_size = v[3];
+            ol.csum_start = v[4];
+            ol.csum_offset = v[5];
+            have_ol = true;
+        } else if (!strncmp(line, "frame ", 6)) {
+            n = parse_hex(line + 6, frame, sizeof frame);
+            if (n < 0 || !have_ol) {
+                error = "bad frame line";
+            } else {
+                frame_len = n;
+                error = stap_gso_parse(frame, frame_len, &ol, &info);
+                have_frame = true;
+            }
+        } else if (!strncmp(line, "out ", 4)) {
+            n = parse_hex(line + 4, want, sizeof want);
+            if (n < 0 || !have_frame) {
+                error = "bad out line";
+            } else if (stap_gso_segment(frame, frame_len, &info, n_out, seg,
+                                        sizeof seg) != (size_t) n
+                       || memcmp(seg, want, n)) {
+                error = "a segment differs from the kernel's";
+            } else {
+                n_out++;
+            }
+        } else {
+            error = "unknown line";
+        }
+    }
+    free(line);
+    fclose(f);
+    CHECK_MSG(!error, "%.200s: segment %zu: %s", name, n_out, error);
+    CHECK_MSG(have_frame && n_out == info.n_segs,
+              "%.200s: %zu segments recorded, we make %u", name, n_out,
+              info.n_segs);
+    return NULL;
+}
+
+#ifndef GSO_VECTORS_DIR
+#define GSO_VECTORS_DIR "tests/gso-vectors"
+#endif
+
+/* The kernel's answers, recorded (tests/gso-vectors/README). */
+static const char *
+kernel_vectors(void)
+{
+    const char *dir_name = getenv("GSO_VECTORS");
+    struct dirent *de;
+    int n = 0;
+    DIR *dir;
+
+    if (!dir_name) {
+        dir_name = GSO_VECTORS_DIR;
+    }
+    dir = opendir(dir_name);
+    CHECK_MSG(dir, "%.500s: %s", dir_name, strerror(errno));
+    while ((de = readdir(dir))) {
+        size_t len = strlen(de->d_name);
+        const char *error;
+
+        if (len < 4 || strcmp(de->d_name + len - 4, ".txt")) {
+            continue;
+        }
+        error = check_vector(dir_name, de->d_name);
+        if (error) {
+            closedir(dir);
+            return error;
+        }
+        n++;
+    }
+    closedir(dir);
+    CHECK_MSG(n >= 5, "only %d vectors in %.500s", n, dir_name);
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -949,11 +911,12 @@ main(void)
     run("many shapes and sizes", many_shapes);
     run("hdr_len and a GSO frame's IP length are hints", hdr_len_is_a_hint);
     run("checksum completion and pseudo-header sum", csum_complete);
-    run("UDP checksum 0 goes as 0xffff", udp_zero_checksum);
+    run("checksum 0 goes as 0xffff", zero_checksum);
     run("checksum verification", verify);
     run("no offload: the frame as it is", no_offload);
     run("rejections", rejections);
     run("hostile frames", hostile);
     run("checksum against RFC 1071", csum_add);
+    run("the kernel's recorded segments", kernel_vectors);
     return n_failed ? 1 : 0;
 }
