@@ -381,7 +381,8 @@ stap_gso_segment_len(const struct stap_gso_info *info, size_t i)
  * 'len' bytes, which stap_gso_parse() accepted and described in 'info',
  * into 'out', 'out_size' bytes.  Returns the segment's length, or 0 if 'i'
  * is out of range, 'out_size' is less than stap_gso_segment_len() or 'len'
- * is not the length that stap_gso_parse() saw.  'out' must not overlap
+ * is not the length that stap_gso_parse() saw (or the frame, without
+ * offload metadata, is empty).  'out' must not overlap
  * 'frame'.
  *
  * The segment is ready to send: its checksums are complete.  For a frame
