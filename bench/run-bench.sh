@@ -34,8 +34,12 @@
 #
 # plus the raw SSH stream ceiling (bench/ssh-sink.c: libssh
 # direct-streamlocal into "nc -lU"; OpenSSH "ssh b 'cat >/dev/null'"),
-# the idle-port cost (N idle ssh-tap ports over one sshd) and two ssh-tap
-# levers (cipher, compression).
+# the idle-port cost (N idle ssh-tap ports over one sshd), two ssh-tap
+# levers (cipher, compression) and the offload pass: the ceiling, ssh-tap
+# and geneve again, built afresh with other_config:userspace-tso-enable=true
+# on every vswitchd and TSO and TX checksum offload on in the VMs, TCP 1
+# stream each way, reported next to the 1500-byte figures of the same run
+# as the ratios issue 13 sets targets for.
 #
 # Metrics: iperf3 TCP both ways with 1 and 4 streams, UDP 64-byte packets
 # per second at under 1% loss (a short search over offered rates), ping RTT
@@ -56,7 +60,9 @@
 #                      if the kernel has it, else the relay
 #   LEVERS=1           measure the ssh-tap levers (0: skip)
 #   CIPHER=aes128-gcm@openssh.com   the cipher of every SSH contender
-#   ONLY="ceiling ssh-tap ssh-w geneve idle levers"   parts to run
+#   ONLY="ceiling ssh-tap ssh-w geneve offload idle levers"   parts to run
+#   OFFLOAD=1          run the offload pass (0: skip; QUICK=1 keeps it)
+#   OFFLOAD_ONLY="ceiling ssh-tap geneve"   the offload pass's contenders
 #   PING_COUNT=500     pings per RTT measurement (10 ms apart)
 #   VM_TX_OFFLOAD=off  the VMs' TX checksum offload (on: a Linux guest's
 #                      default; what OVS 3.2+ then does is in
@@ -102,7 +108,11 @@ IDLE_SECONDS=${IDLE_SECONDS:-30}
 PING_COUNT=${PING_COUNT:-500}
 SETTLE_PCT=${SETTLE_PCT:-10}
 CIPHER=${CIPHER:-aes128-gcm@openssh.com}
-ONLY=${ONLY:-ceiling ssh-tap ssh-w geneve idle levers}
+ONLY=${ONLY:-ceiling ssh-tap ssh-w geneve offload idle levers}
+OFFLOAD=${OFFLOAD:-1}
+OFFLOAD_ONLY=${OFFLOAD_ONLY:-ceiling ssh-tap geneve}
+# 1 while the offload pass builds its topologies (site_up, topo_up).
+TSO_PASS=0
 [ "$DURATION" -ge 3 ] 2>/dev/null || DURATION=3
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -219,21 +229,83 @@ ssh_a_set() {
 }
 
 # ---------------------------------------------------------------------------
+# Userspace TSO (the offload pass).
+
+# tso_enabled SITE: true once SITE's vswitchd has logged that it turned
+# userspace TSO on.
+tso_enabled() {
+    grep -q 'Userspace TCP Segmentation Offloading support enabled' \
+        "$(site_dir "$1")/log/ovs-vswitchd.log" 2>/dev/null
+}
+
+# site_up SITE: tests/lib.sh's site_start; in the offload pass, then
+# other_config:userspace-tso-enable=true, waited for before any port but
+# br0's own is added.  vswitchd reads the key on every reconfiguration but
+# turns TSO on once, for the ports it opens from then on: the VMs' tap
+# devices then get vnet headers and TUNSETOFFLOAD (netdev-linux), and the
+# other ports whatever their class advertises.
+site_up() {
+    site_start "$1" || return 1
+    [ "$TSO_PASS" = 1 ] || return 0
+    site_vsctl "$1" set open_vswitch . \
+        other_config:userspace-tso-enable=true || return 1
+    wait_until "userspace TSO at site $1" 10 tso_enabled "$1"
+}
+
+# vm_tso VM: the VM's TX checksum offload, scatter-gather, TSO and GSO on
+# (a Linux guest's defaults); the kernel keeps TSO off unless the tap's
+# other end (vswitchd) took vnet headers with TSO.  Records what the VM
+# got as "vm_tso_VM" (on or off) for the current offload contender.
+vm_tso() {
+    local vm=$1 ns got
+    ns=$(vm_ns "$vm")
+    ip netns exec "$ns" ethtool -K "$vm" tx on sg on tso on gso on \
+        >/dev/null 2>&1
+    got=$(ip netns exec "$ns" ethtool -k "$vm" 2>/dev/null \
+          | awk '/^tcp-segmentation-offload:/ { print $2 }')
+    put tso "$TSO_NAME" "vm_tso_$vm" "${got:-?}"
+    log "$TSO_NAME [tso]: VM $vm: tcp-segmentation-offload ${got:-?}"
+}
+
+# The coverage counters through which OVS counts what it drops or
+# segments in software on the way out: 3.1 drops an offloaded packet at a
+# port that lacks the offload (send_prepare) and before any tunnel
+# (push_header); 3.5 segments it in software instead (soft_seg_good) and
+# drops only what that fails on.
+OL_COUNTERS="netdev_send_prepare_drops netdev_push_header_drops
+netdev_soft_seg_good netdev_soft_seg_drops"
+
+# ol_counters: "NAME VALUE" for each of OL_COUNTERS, summed over the
+# sites (counters a version does not have count 0).
+ol_counters() {
+    local c s v t
+    for c in $OL_COUNTERS; do
+        t=0
+        for s in $SITES; do
+            v=$(site_appctl "$s" coverage/read-counter "$c" 2>/dev/null)
+            case $v in ''|*[!0-9]*) v=0 ;; esac
+            t=$((t + v))
+        done
+        echo "$c $t"
+    done
+}
+
+# ---------------------------------------------------------------------------
 # Topologies.  Each sets SITES (site names); topo_up then waits for a ping
 # from VM c to VM s.
 
-VMC='' VMS='' SITES=''
+VMC='' VMS='' SITES='' OVS_VER='' TSO_NAME=''
 
 topo_ceiling() {
-    site_start a || return 1
+    site_up a || return 1
     SITES="a"
     vm_add_internal a vmc "$VM_C_IP/24" 1500 || return 1
     vm_add_internal a vms "$VM_S_IP/24" 1500 || return 1
 }
 
 topo_two_sites() {
-    site_start a || return 1
-    site_start b || return 1
+    site_up a || return 1
+    site_up b || return 1
     SITES="a b"
     underlay "$@"
 }
@@ -312,7 +384,13 @@ topo_up() {
         log "$name: set-up failed"
         return 1
     fi
+    if [ "$TSO_PASS" = 1 ]; then
+        vm_tso vmc
+        vm_tso vms
+    fi
     wait_until "$name: ping from VM c to VM s" 40 vm_ping || return 1
+    [ -n "$OVS_VER" ] \
+        || OVS_VER=$(site_appctl a version 2>/dev/null | sed -n '1s/.*) //p')
     log "$name: up"
 }
 
@@ -551,6 +629,7 @@ measure() {
             busy_check "${name}[$pass]"
         done
     done
+    put "$pass" "$name" rss_vsw_kb "$(rss_peak)"
     v=$(m_udp "$tag")
     put "$pass" "$name" udp_pps "$v"
     log "$name [$pass]: UDP 64 B: $v pps at <1% loss"
@@ -577,6 +656,95 @@ run_contender() {
         teardown
         UL_DELAY=0
     fi
+}
+
+# rss_peak: the sites' vswitchds' peak resident memory (VmHWM), summed, in
+# kB.
+rss_peak() {
+    local s t=0 v
+    for s in $SITES; do
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$(site_pid "$s")/status" \
+            2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+
+# drop_reason: the first "dropped" warning in the sites' vswitchd logs,
+# without its timestamp and module, or nothing.
+drop_reason() {
+    local s
+    for s in $SITES; do
+        grep -h -i 'dropped' "$(site_dir "$s")/log/ovs-vswitchd.log" \
+            2>/dev/null
+    done | head -n 1 | sed 's/^.*|[a-z_]*|[A-Z]*|//'
+}
+
+# measure_offload NAME: the offload pass's metrics for the current
+# topology: TCP 1 stream each way with CPU, the vswitchds' peak RSS, what
+# OVS dropped or segmented in software meanwhile, and the offloads the
+# link port advertises (OVS 3.5's Interface status; 3.1 has none).
+measure_offload() {
+    local name=$1 tag=tso-$1 dir mb va vall c0 c1 port st err
+    busy_check "${name}[tso]"
+    settle "${name}[tso]"
+    ip netns exec "$VMC" ping -c 3 -i 0.2 -W 1 "$VM_S_IP" >/dev/null 2>&1
+    c0=$SCRATCH/log/$tag.cov0
+    c1=$SCRATCH/log/$tag.cov1
+    ol_counters > "$c0"
+    for dir in fwd rev; do
+        read -r mb va vall <<< "$(m_tcp "$tag-tcp-${dir}1" 1 "$dir")"
+        put tso "$name" "tcp_${dir}1" "$mb"
+        put tso "$name" "cpu_vsw_${dir}1" "$va"
+        put tso "$name" "cpu_all_${dir}1" "$vall"
+        log "$name [tso]: TCP $dir x1: $mb Mbit/s, vswitchd $va%, all site processes $vall%"
+        err=$(jq -r '.error // empty' "$SCRATCH/log/$tag-tcp-${dir}1.json" \
+              2>/dev/null)
+        [ -n "$err" ] && put tso "$name" "err_${dir}1" "$err"
+        busy_check "${name}[tso]"
+    done
+    # Coverage counters are folded in about once a second.
+    sleep 1.5
+    ol_counters > "$c1"
+    put tso "$name" drops "$(awk 'FNR == NR { b[$1] = $2; next }
+        $1 ~ /drops$/ { d += $2 - b[$1] } END { print d + 0 }' "$c0" "$c1")"
+    put tso "$name" soft_seg "$(awk 'FNR == NR { b[$1] = $2; next }
+        $1 == "netdev_soft_seg_good" { d += $2 - b[$1] } END { print d + 0 }' \
+        "$c0" "$c1")"
+    put tso "$name" why "$(drop_reason)"
+    put tso "$name" rss_vsw_kb "$(rss_peak)"
+    case $name in
+        ssh-tap) port=p1 ;;
+        geneve) port=gnv0 ;;
+        *) port=vms ;;
+    esac
+    st=$(site_vsctl a get interface "$port" status:tx_tcp_seg_offload \
+         2>/dev/null | tr -d '"')
+    put tso "$name" port_tso "${st:--}"
+    log "$name [tso]: packets dropped ${R[tso|$name|drops]}, segmented in software ${R[tso|$name|soft_seg]}; $port tx_tcp_seg_offload ${st:--}; vswitchd peak RSS ${R[tso|$name|rss_vsw_kb]} kB${R[tso|$name|why]:+; vswitchd: ${R[tso|$name|why]}}"
+}
+
+# run_offload: the offload pass, each contender built afresh with
+# userspace TSO on (no added delay).
+run_offload() {
+    local name fn
+    TSO_PASS=1
+    UL_DELAY=0
+    for name in $OFFLOAD_ONLY; do
+        case $name in
+            ceiling) fn=topo_ceiling ;;
+            ssh-tap) fn=topo_sshtap ;;
+            geneve) fn=topo_geneve ;;
+            *) log "offload: unknown contender $name"; continue ;;
+        esac
+        TSO_NAME=$name
+        if VM_TX_OFFLOAD=on topo_up "$name, userspace TSO" "$fn"; then
+            measure_offload "$name"
+            [ "$name" = ssh-tap ] && raw_ceiling tso
+        fi
+        teardown
+    done
+    TSO_PASS=0
 }
 
 # ---------------------------------------------------------------------------
@@ -789,9 +957,108 @@ cpu_vsw_rev1 vswitchd CPU, TCP s->c x1 (%)
 cpu_all_rev1 all site CPU, TCP s->c x1 (%)
 cpu_vsw_fwd4 vswitchd CPU, TCP c->s x4 (%)
 cpu_all_fwd4 all site CPU, TCP c->s x4 (%)
+rss_vsw_kb vswitchd peak RSS, both sites (kB)
 EOF
     echo
     echo "Raw SSH stream ceiling, $RAW_MB MiB, site a to b's sshd: libssh direct-streamlocal into nc -lU $(get "$pass" raw raw_libssh) Mbit/s; OpenSSH \`ssh b 'cat >/dev/null'\` $(get "$pass" raw raw_openssh) Mbit/s."
+}
+
+# near0 MBIT: true if a throughput figure is missing or under 10 Mbit/s:
+# what a contender that drops its offloaded packets carries.
+near0() {
+    awk -v m="$1" 'BEGIN { exit !(m == "-" || m == "" || m + 0 < 10) }'
+}
+
+# verdict A B TARGET: "met" if A / B >= TARGET, "missed" if not, "-" if
+# either is missing.
+verdict() {
+    awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN {
+        if (a == "-" || b == "-" || b + 0 == 0) print "-";
+        else if (a / b >= t) print "met"; else print "missed" }'
+}
+
+# target_row LABEL A_FWD B_FWD A_REV B_REV TARGET: one row of the offload
+# targets: both directions' ratios and verdicts.
+target_row() {
+    echo "| $1 | $(ratio "$2" "$3") | $(ratio "$4" "$5") | >= $6 | $(verdict "$2" "$3" "$6") / $(verdict "$4" "$5" "$6") |"
+}
+
+# tso_zero_note NAME: why a contender carried ~0 with TSO, from what this
+# run counted and logged.
+tso_zero_note() {
+    local n=$1 why
+    why=$(get tso "$n" why)
+    [ "$why" = - ] && why=
+    echo "- **$n with userspace TSO carried ~0**: c->s $(get tso "$n" tcp_fwd1), s->c $(get tso "$n" tcp_rev1) Mbit/s${R[tso|$n|err_fwd1]:+ (iperf3 c->s: ${R[tso|$n|err_fwd1]})}${R[tso|$n|err_rev1]:+ (s->c: ${R[tso|$n|err_rev1]})}. OVS dropped $(get tso "$n" drops) packets during the two runs (its netdev_send_prepare_drops, netdev_push_header_drops and netdev_soft_seg_drops counters)${why:+; vswitchd logged \`$why\`}."
+}
+
+# report_offload: the offload pass next to the 1500-byte pass.
+report_offload() {
+    local m label n raw t
+    echo
+    echo "### Offloads: userspace TSO on (no added delay, 1 stream)"
+    echo
+    echo "Each contender built afresh with \`other_config:userspace-tso-enable=true\` on every vswitchd and TX checksum, scatter-gather, TSO and GSO on in both VMs; the \`1500\` columns are the pass above (no userspace TSO, the VMs' TX checksum offload ${VM_TX_OFFLOAD:-off}). Open vSwitch ${OVS_VER:-?}."
+    echo
+    echo "| metric | ceiling 1500 | ceiling TSO | ssh-tap 1500 | ssh-tap TSO | geneve 1500 | geneve TSO |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    while read -r m label; do
+        printf '| %s |' "$label"
+        for n in ceiling ssh-tap geneve; do
+            printf ' %s | %s |' "$(get 0ms "$n" "$m")" "$(get tso "$n" "$m")"
+        done
+        echo
+    done <<'ROWS'
+tcp_fwd1 TCP c->s (Mbit/s)
+tcp_rev1 TCP s->c (Mbit/s)
+cpu_vsw_fwd1 vswitchd CPU, c->s (%)
+cpu_all_fwd1 all site CPU, c->s (%)
+cpu_vsw_rev1 vswitchd CPU, s->c (%)
+cpu_all_rev1 all site CPU, s->c (%)
+rss_vsw_kb vswitchd peak RSS, both sites (kB)
+ROWS
+    while read -r m label; do
+        printf '| %s |' "$label"
+        for n in ceiling ssh-tap geneve; do
+            printf ' | %s |' "$(get tso "$n" "$m")"
+        done
+        echo
+    done <<'ROWS'
+vm_tso_vmc VM c's TSO
+vm_tso_vms VM s's TSO
+port_tso link port's tx_tcp_seg_offload (OVS 3.5's status; ceiling: VM s's port)
+drops packets OVS dropped (both TCP runs)
+soft_seg packets OVS segmented in software (3.5)
+ROWS
+    raw=$(get tso raw raw_libssh)
+    [ "$raw" = - ] && raw=$(get 0ms raw raw_libssh)
+    echo
+    echo "Raw libssh stream in the TSO pass's ssh-tap topology: $(get tso raw raw_libssh) Mbit/s (1500-byte pass: $(get 0ms raw raw_libssh)); OpenSSH \`cat\`: $(get tso raw raw_openssh) Mbit/s."
+    echo
+    echo "| target (issue 13, ratios within this run) | c->s | s->c | target | verdict c->s / s->c |"
+    echo "|---|---:|---:|---:|---|"
+    t=ssh-tap
+    target_row "ssh-tap TSO / 1500-byte ceiling" "$(get tso $t tcp_fwd1)" \
+        "$(get 0ms ceiling tcp_fwd1)" "$(get tso $t tcp_rev1)" \
+        "$(get 0ms ceiling tcp_rev1)" 2
+    target_row "ssh-tap TSO / raw libssh stream" "$(get tso $t tcp_fwd1)" \
+        "$raw" "$(get tso $t tcp_rev1)" "$raw" 0.70
+    if near0 "$(get tso geneve tcp_fwd1)" \
+       && near0 "$(get tso geneve tcp_rev1)"; then
+        echo "| ssh-tap TSO / geneve TSO (OVS 3.5) | no ratio: geneve carried ~0 | | >= 1.5 | - |"
+    else
+        target_row "ssh-tap TSO / geneve TSO (OVS 3.5)" \
+            "$(get tso $t tcp_fwd1)" "$(get tso geneve tcp_fwd1)" \
+            "$(get tso $t tcp_rev1)" "$(get tso geneve tcp_rev1)" 1.5
+    fi
+    for n in ceiling ssh-tap geneve; do
+        if [ -n "${R[tso|$n|tcp_fwd1]:-}" ] \
+           && { near0 "$(get tso "$n" tcp_fwd1)" \
+                || near0 "$(get tso "$n" tcp_rev1)"; }; then
+            echo
+            tso_zero_note "$n"
+        fi
+    done
 }
 
 lever_row() {
@@ -804,7 +1071,7 @@ report() {
     echo
     echo "## ovs-ssh-tap benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
-    echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)."
+    echo "Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r); Open vSwitch ${OVS_VER:-?}."
     echo "Cipher $CIPHER; iperf3 $DURATION s per TCP run; UDP trials $UDP_SECONDS s; $PING_COUNT pings 10 ms apart; the VMs' TX checksum offload ${VM_TX_OFFLOAD:-off}."
     echo "CPU is % of one core over the steady part of a TCP run, both sites summed: 'vswitchd' is the two vswitchds, 'all site' every process in the two site namespaces (vswitchds, ovsdb-servers, sshd and its children, the ssh client); the VMs' iperf3 is not counted."
     if [ -n "$NOISY" ]; then
@@ -813,6 +1080,7 @@ report() {
     fi
     report_pass 0ms
     [ "$NETEM" = 1 ] && report_pass "${NETEM_DELAY_MS}ms"
+    want offload && [ "$OFFLOAD" = 1 ] && report_offload
     if want idle; then
         n=$IDLE_PORTS
         echo
@@ -860,6 +1128,7 @@ want ceiling && run_contender ceiling topo_ceiling
 want ssh-tap && run_contender ssh-tap topo_sshtap
 want ssh-w && run_contender ssh-w topo_sshw
 want geneve && run_contender geneve topo_geneve
+want offload && [ "$OFFLOAD" = 1 ] && run_offload
 want idle && idle_ports
 if want levers && [ "$LEVERS" = 1 ]; then
     TAP_CIPHER=chacha20-poly1305@openssh.com lever chacha20
