@@ -1028,7 +1028,7 @@ vm_tso_vmc VM c's TSO
 vm_tso_vms VM s's TSO
 port_tso link port's tx_tcp_seg_offload (OVS 3.5's status; ceiling: VM s's port)
 drops packets OVS dropped (both TCP runs)
-soft_seg packets OVS segmented in software (3.5)
+soft_seg TSO packets OVS segmented in software (3.3+)
 ROWS
     raw=$(get tso raw raw_libssh)
     [ "$raw" = - ] && raw=$(get 0ms raw raw_libssh)
