@@ -372,6 +372,9 @@ link_decode(struct netdev_ssh_tap *dev, struct dp_packet_batch *batch,
             link_count_bad_length(dev, true);
             break;
         case STAP_LINK_TOO_SHORT:
+        case STAP_LINK_BAD_OFFLOAD:
+            /* (This port does not offer offloads, so the link closes on any
+             * DATA_OFFLOAD before it could be a bad one.) */
             link_count_bad_length(dev, false);
             break;
         case STAP_LINK_WENT_UP:

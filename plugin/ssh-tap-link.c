@@ -32,9 +32,15 @@
 /* Smallest allocation of a growing buffer. */
 #define STAP_BUF_MIN_ALLOC 4096
 
-/* Tailroom the receive buffer keeps: one largest message, so that a message
- * that has started always fits, and no read is ever tiny. */
+/* Tailroom the receive buffer keeps: one largest version 1 message, so that
+ * a message that has started always fits, and no read is ever tiny. */
 #define RX_MIN_ROOM (STAP_HDR_LEN + STAP_RX_LIMIT)
+
+/* The same for a link that takes DATA_OFFLOAD, and the receive buffer such a
+ * link holds at least: two of the largest, so that one can arrive while the
+ * one before it is still being handed out. */
+#define RX_MIN_ROOM_OFFLOAD (STAP_HDR_LEN + STAP_OFFLOAD_RX_LIMIT)
+#define RX_SIZE_OFFLOAD (2 * RX_MIN_ROOM_OFFLOAD)
 
 /* Buffers. */
 
@@ -221,6 +227,7 @@ link_send_hello(struct stap_link *l)
 
     memset(&hello, 0, sizeof hello);
     hello.version = STAP_VERSION;
+    hello.caps = l->offload ? STAP_CAP_OFFLOAD : 0;
     hello.max_frame = l->max_frame;
     memcpy(hello.software, l->software, sizeof hello.software);
     return link_send_control(l, buf, stap_encode_hello(buf, &hello));
@@ -255,6 +262,41 @@ stap_link_set_max_frame(struct stap_link *l, uint16_t max_frame)
     }
 }
 
+/* The longest message the link accepts, and the receive buffer it
+ * holds. */
+static size_t
+link_rx_limit(const struct stap_link *l)
+{
+    return l->rx_offload ? STAP_OFFLOAD_RX_LIMIT : STAP_RX_LIMIT;
+}
+
+static size_t
+link_rx_size(const struct stap_link *l)
+{
+    return (l->rx_offload && l->rx_size < RX_SIZE_OFFLOAD
+            ? RX_SIZE_OFFLOAD : l->rx_size);
+}
+
+/* Says whether we take frames with offload metadata (STAP_CAP_OFFLOAD),
+ * from now on; an open link tells the peer in a new HELLO.  Once offered on
+ * a connection, DATA_OFFLOAD stays acceptable on it until it closes, since
+ * the peer may send some before it sees a HELLO that withdraws the
+ * offer. */
+void
+stap_link_set_offload(struct stap_link *l, bool on)
+{
+    if (l->offload != on) {
+        l->offload = on;
+        if (l->state != STAP_LINK_CLOSED) {
+            if (on) {
+                l->rx_offload = true;
+                l->rx.limit = link_rx_size(l);
+            }
+            link_send_hello(l);
+        }
+    }
+}
+
 /* Starts a link on a connection that just opened: queues our HELLO and
  * starts the liveness clock, which applies from now on, so that a peer
  * that never sends its HELLO cannot hold the link forever. */
@@ -273,7 +315,9 @@ stap_link_open(struct stap_link *l, long long int now_us)
     l->changed = false;
     l->cause = STAP_CAUSE_NONE;
     l->reason[0] = '\0';
-    stap_buf_room(&l->rx, l->rx_size, &room);
+    l->rx_offload = l->offload;
+    l->rx.limit = link_rx_size(l);
+    stap_buf_room(&l->rx, l->rx.limit, &room);
     link_send_hello(l);
 }
 
@@ -308,7 +352,14 @@ stap_link_rx_room(struct stap_link *l, size_t *room)
         return NULL;
     }
 
-    uint8_t *p = stap_buf_room(&l->rx, RX_MIN_ROOM, room);
+    size_t min = l->rx_offload ? RX_MIN_ROOM_OFFLOAD : RX_MIN_ROOM;
+    uint8_t *p = stap_buf_room(&l->rx, min, room);
+    if (!p) {
+        /* Not a whole largest message's room behind what is pending: take
+         * all the room there is, which still completes the pending message,
+         * since the buffer holds at least one largest message. */
+        p = stap_buf_room(&l->rx, stap_buf_free(&l->rx), room);
+    }
     return p ? p : l->rx.base + l->rx.tail;
 }
 
@@ -332,7 +383,7 @@ stap_link_rx_ready(const struct stap_link *l)
 
     return (l->state != STAP_LINK_CLOSED
             && stap_decode(stap_buf_data(&l->rx), stap_buf_size(&l->rx),
-                           STAP_RX_LIMIT, &msg, &consumed, NULL)
+                           link_rx_limit(l), &msg, &consumed, NULL)
                != STAP_DECODE_NEED_MORE);
 }
 
@@ -349,13 +400,43 @@ link_data(const struct stap_link *l, const struct stap_msg *msg,
     }
     frame->data = msg->payload;
     frame->len = msg->length;
+    frame->has_ol = false;
+    return STAP_LINK_FRAME;
+}
+
+/* A DATA_OFFLOAD message.  Only its metadata is checked here; a frame may
+ * exceed max_frame only if it is to be segmented. */
+static enum stap_link_event
+link_data_offload(struct stap_link *l, const struct stap_msg *msg,
+                  struct stap_frame *frame)
+{
+    if (!l->rx_offload) {
+        /* Its length field means something else to an end that did not ask
+         * for it: nothing that follows can be trusted. */
+        link_protocol_error(l, "DATA_OFFLOAD although we did not offer "
+                            "offloads");
+        return STAP_LINK_CLOSED_NOW;
+    }
+
+    frame->error = stap_parse_offload(msg, &frame->ol, &frame->data,
+                                      &frame->len);
+    if (frame->error) {
+        return STAP_LINK_BAD_OFFLOAD;
+    } else if (frame->len < STAP_ETH_MIN) {
+        return STAP_LINK_TOO_SHORT;
+    } else if (frame->len > l->max_frame
+               && frame->ol.gso_type == STAP_GSO_NONE) {
+        return STAP_LINK_TOO_LONG;
+    }
+    frame->has_ol = true;
     return STAP_LINK_FRAME;
 }
 
 static bool
 hello_equal(const struct stap_hello *a, const struct stap_hello *b)
 {
-    return (a->version == b->version && a->max_frame == b->max_frame
+    return (a->version == b->version && a->caps == b->caps
+            && a->max_frame == b->max_frame
             && !strcmp(a->software, b->software));
 }
 
@@ -429,6 +510,7 @@ link_control(struct stap_link *l, const struct stap_msg *msg,
         return STAP_LINK_NONE;
 
     case STAP_DATA:
+    case STAP_DATA_OFFLOAD:
     default:
         /* Unknown types are skipped: later versions may add some. */
         return STAP_LINK_NONE;
@@ -458,7 +540,7 @@ stap_link_next(struct stap_link *l, long long int now_us, bool frames,
 
         enum stap_decode_status status
             = stap_decode(stap_buf_data(&l->rx), stap_buf_size(&l->rx),
-                          STAP_RX_LIMIT, &msg, &consumed, &error);
+                          link_rx_limit(l), &msg, &consumed, &error);
         if (status == STAP_DECODE_NEED_MORE) {
             return STAP_LINK_NONE;
         } else if (status == STAP_DECODE_ERROR) {
@@ -475,13 +557,17 @@ stap_link_next(struct stap_link *l, long long int now_us, bool frames,
             return STAP_LINK_CLOSED_NOW;
         }
 
-        if (msg.type == STAP_DATA && !frames) {
+        bool is_data = (msg.type == STAP_DATA
+                        || msg.type == STAP_DATA_OFFLOAD);
+        if (is_data && !frames) {
             return STAP_LINK_NONE;
         }
         /* 'msg.payload' stays valid: pulling moves no byte. */
         stap_buf_pull(&l->rx, consumed);
         if (msg.type == STAP_DATA) {
             return link_data(l, &msg, frame);
+        } else if (msg.type == STAP_DATA_OFFLOAD) {
+            return link_data_offload(l, &msg, frame);
         }
         enum stap_link_event event = link_control(l, &msg, now_us);
         if (event != STAP_LINK_NONE) {
@@ -550,6 +636,25 @@ stap_link_frame_limit(const struct stap_link *l)
     }
     return l->max_frame < l->peer.max_frame ? l->max_frame
                                             : l->peer.max_frame;
+}
+
+/* True if the link is up and the peer takes DATA_OFFLOAD: a frame with
+ * offload metadata may go to it whole. */
+bool
+stap_link_peer_offload(const struct stap_link *l)
+{
+    return l->state == STAP_LINK_UP && (l->peer.caps & STAP_CAP_OFFLOAD);
+}
+
+/* The protocol version the link speaks, the lower of the two ends', or 0
+ * before the handshake completes. */
+int
+stap_link_version(const struct stap_link *l)
+{
+    if (l->state != STAP_LINK_UP) {
+        return 0;
+    }
+    return l->peer.version < STAP_VERSION ? l->peer.version : STAP_VERSION;
 }
 
 /* True if 'l' is up and heard from its peer within the last two keepalive

@@ -127,6 +127,8 @@ enum stap_link_event {
                                  * was dropped. */
     STAP_LINK_TOO_SHORT,        /* A DATA message shorter than an Ethernet
                                  * header was dropped. */
+    STAP_LINK_BAD_OFFLOAD,      /* A DATA_OFFLOAD whose metadata is invalid
+                                 * was dropped: '*frame' has 'error'. */
     STAP_LINK_WENT_UP,          /* The peer's HELLO completed the
                                  * handshake: see 'peer'. */
     STAP_LINK_CLOSED_NOW,       /* The link closed: stap_link_reason(). */
@@ -134,17 +136,27 @@ enum stap_link_event {
 
 /* A received Ethernet frame.  'data' points into the receive buffer and
  * stays valid until the next call to stap_link_rx_room() or
- * stap_link_close(). */
+ * stap_link_close().  A frame that came in a DATA_OFFLOAD has 'has_ol' and
+ * its metadata in 'ol', checked by stap_parse_offload() but not yet against
+ * the frame's headers (stap_gso_parse() does that). */
 struct stap_frame {
     const uint8_t *data;
     size_t len;
+    bool has_ol;
+    struct stap_offload ol;
+    const char *error;          /* Why, for STAP_LINK_BAD_OFFLOAD. */
 };
+
+/* The offload metadata of 'F', a received struct stap_frame *, or NULL if
+ * it came as plain DATA. */
+#define STAP_FRAME_OFFLOAD(F) ((F)->has_ol ? &(F)->ol : NULL)
 
 struct stap_link {
     /* Configuration: stap_link_init() and the setters. */
     char software[STAP_SOFTWARE_MAX + 1];
     uint16_t max_frame;         /* What we accept, and advertise. */
     int keepalive_ms;
+    bool offload;               /* We advertise STAP_CAP_OFFLOAD. */
 
     enum stap_link_state state;
     struct stap_hello peer;     /* The peer's latest HELLO, once up. */
@@ -166,7 +178,11 @@ struct stap_link {
 
     struct stap_buf rx;         /* From the peer, not yet decoded. */
     struct stap_buf tx;         /* Whole messages for the peer. */
-    size_t rx_size;             /* 'rx' is this large while open. */
+    size_t rx_size;             /* 'rx' is this large while open (more
+                                 * while 'rx_offload'). */
+    bool rx_offload;            /* We advertised STAP_CAP_OFFLOAD since the
+                                 * connection opened: DATA_OFFLOAD may come,
+                                 * up to STAP_OFFLOAD_RX_LIMIT. */
 };
 
 void stap_link_init(struct stap_link *, const char *software,
@@ -176,6 +192,7 @@ void stap_link_destroy(struct stap_link *);
 
 void stap_link_set_keepalive(struct stap_link *, int keepalive_ms);
 void stap_link_set_max_frame(struct stap_link *, uint16_t max_frame);
+void stap_link_set_offload(struct stap_link *, bool on);
 
 void stap_link_open(struct stap_link *, long long int now_us);
 bool stap_link_close(struct stap_link *);
@@ -190,6 +207,8 @@ enum stap_link_state stap_link_run(struct stap_link *, long long int now_us);
 long long int stap_link_deadline(const struct stap_link *);
 
 int stap_link_frame_limit(const struct stap_link *);
+bool stap_link_peer_offload(const struct stap_link *);
+int stap_link_version(const struct stap_link *);
 bool stap_link_healthy(const struct stap_link *, long long int now_us);
 
 bool stap_link_changed(const struct stap_link *);

@@ -62,7 +62,7 @@ put_be64(uint8_t *p, uint64_t x)
 static bool
 is_known_type(uint8_t type)
 {
-    return type >= STAP_HELLO && type <= STAP_ECHO_REPLY;
+    return type >= STAP_HELLO && type <= STAP_DATA_OFFLOAD;
 }
 
 /* Decodes the message at the start of 'buf'.  See the header for the
@@ -87,7 +87,13 @@ stap_decode(const void *buf_, size_t len, size_t max_payload,
 
     uint8_t type = buf[0];
     uint8_t flags = buf[1];
-    uint16_t length = get_be16(&buf[2]);
+    uint32_t length = get_be16(&buf[2]);
+
+    if (type == STAP_DATA_OFFLOAD) {
+        /* The one message whose length needs more than 16 bits. */
+        length |= (uint32_t) flags << 16;
+        flags = 0;
+    }
 
     /* Both checks need only the header, so a broken stream is reported as
      * soon as the header arrives instead of after the receiver has buffered
@@ -97,7 +103,7 @@ stap_decode(const void *buf_, size_t len, size_t max_payload,
         return STAP_DECODE_ERROR;
     }
     if (flags && is_known_type(type)) {
-        *error = "nonzero flags in a version 1 message";
+        *error = "nonzero flags in a message of a known type";
         return STAP_DECODE_ERROR;
     }
 
@@ -136,6 +142,12 @@ stap_check_msg(const struct stap_msg *msg)
         }
         return NULL;
 
+    case STAP_DATA_OFFLOAD:
+        if (msg->length < STAP_OFFLOAD_META_LEN) {
+            return "DATA_OFFLOAD shorter than its metadata";
+        }
+        return NULL;
+
     case STAP_DATA:
     default:
         return NULL;
@@ -159,8 +171,9 @@ stap_parse_hello(const struct stap_msg *msg, struct stap_hello *hello)
 
     const uint8_t *p = msg->payload;
     hello->version = p[4];
-    /* p[5] is reserved: senders write zero, receivers ignore it, so that a
-     * later version can give it a meaning without breaking version 1. */
+    /* Version 1 sends p[5] as zero and ignores it, which is what let version
+     * 2 make it the capabilities.  Unknown bits are for later versions. */
+    hello->caps = hello->version >= 2 ? p[5] & STAP_KNOWN_CAPS : 0;
     hello->max_frame = get_be16(&p[6]);
 
     if (!hello->version) {
@@ -184,6 +197,80 @@ stap_parse_hello(const struct stap_msg *msg, struct stap_hello *hello)
     }
     hello->software[n] = '\0';
     return NULL;
+}
+
+/* Parses a DATA_OFFLOAD.  See the header for the contract.
+ *
+ * Metadata layout (docs/protocol.md): gso_type(1) flags(1) hdr_len(2)
+ * gso_size(2) csum_start(2) csum_offset(2) reserved(2). */
+const char *
+stap_parse_offload(const struct stap_msg *msg, struct stap_offload *ol,
+                   const uint8_t **frame, size_t *frame_len)
+{
+    memset(ol, 0, sizeof *ol);
+    *frame = NULL;
+    *frame_len = 0;
+
+    if (msg->type != STAP_DATA_OFFLOAD) {
+        return "not a DATA_OFFLOAD";
+    }
+    const char *error = stap_check_msg(msg);
+    if (error) {
+        return error;
+    }
+
+    const uint8_t *p = msg->payload;
+    ol->gso_type = p[0];
+    ol->flags = p[1];
+    ol->hdr_len = get_be16(&p[2]);
+    ol->gso_size = get_be16(&p[4]);
+    ol->csum_start = get_be16(&p[6]);
+    ol->csum_offset = get_be16(&p[8]);
+    /* p[10..11] are reserved: sent as zero, ignored. */
+
+    size_t len = msg->length - STAP_OFFLOAD_META_LEN;
+    if (ol->flags & ~STAP_OL_KNOWN_FLAGS) {
+        return "unknown offload flags";
+    }
+    if (ol->gso_type != STAP_GSO_NONE && ol->gso_type != STAP_GSO_TCPV4
+        && ol->gso_type != STAP_GSO_TCPV6) {
+        return "unknown gso_type";
+    }
+    if ((ol->gso_type != STAP_GSO_NONE) != (ol->gso_size != 0)) {
+        return (ol->gso_size ? "gso_size without GSO"
+                             : "GSO with gso_size 0");
+    }
+    if (len > STAP_OFFLOAD_MAX_FRAME) {
+        return "offloaded frame longer than STAP_OFFLOAD_MAX_FRAME";
+    }
+    if ((ol->flags & STAP_OL_CSUM_PARTIAL)
+        && (size_t) ol->csum_start + ol->csum_offset + 2 > len) {
+        return "checksum field beyond the frame";
+    }
+
+    *frame = p + STAP_OFFLOAD_META_LEN;
+    *frame_len = len;
+    return NULL;
+}
+
+size_t
+stap_encode_offload_header(uint8_t *hdr, size_t frame_len,
+                           const struct stap_offload *ol)
+{
+    size_t length = STAP_OFFLOAD_META_LEN + frame_len;
+    uint8_t *p = hdr + STAP_HDR_LEN;
+
+    hdr[0] = STAP_DATA_OFFLOAD;
+    hdr[1] = (uint8_t) (length >> 16);
+    put_be16(&hdr[2], (uint16_t) length);
+    p[0] = ol->gso_type;
+    p[1] = ol->flags;
+    put_be16(&p[2], ol->hdr_len);
+    put_be16(&p[4], ol->gso_size);
+    put_be16(&p[6], ol->csum_start);
+    put_be16(&p[8], ol->csum_offset);
+    p[10] = p[11] = 0;
+    return STAP_MAX_HDR_LEN;
 }
 
 /* Returns the value carried by an echo message, or 0 if 'msg' is too short
@@ -254,7 +341,7 @@ stap_encode_hello(uint8_t *buf, const struct stap_hello *hello)
                     (uint16_t) (STAP_HELLO_MIN_LEN + sw_len));
     memcpy(p, STAP_MAGIC, 4);
     p[4] = hello->version;
-    p[5] = 0;
+    p[5] = hello->version >= 2 ? hello->caps & STAP_KNOWN_CAPS : 0;
     put_be16(&p[6], hello->max_frame);
     memcpy(&p[STAP_HELLO_MIN_LEN], hello->software, sw_len);
     return STAP_HDR_LEN + STAP_HELLO_MIN_LEN + sw_len;
@@ -284,6 +371,8 @@ stap_type_name(uint8_t type)
         return "echo-request";
     case STAP_ECHO_REPLY:
         return "echo-reply";
+    case STAP_DATA_OFFLOAD:
+        return "data-offload";
     default:
         return "unknown";
     }

@@ -32,18 +32,25 @@
  *     |  type  | flags  |   length (BE)   |   payload...
  *     +--------+--------+--------+--------+
  *
- * Version 1 defines the types below and requires 'flags' to be zero.
- * Messages of an unknown type are skipped (that is how later versions can add
- * messages), but their length still has to be within the decoder's limit. */
+ * Version 1 defines types 1..4 and requires 'flags' to be zero in them.
+ * Version 2 adds DATA_OFFLOAD (type 5), whose 'flags' byte holds bits 16..23
+ * of its length, so that a 64 kB TCP segment and its offload metadata fit
+ * in one message; it is only ever sent to a peer that asked for it in its
+ * HELLO (STAP_CAP_OFFLOAD).  Messages of an unknown type are skipped (that
+ * is how later versions can add messages), but their length still has to be
+ * within the decoder's limit. */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STAP_VERSION 1          /* Protocol version this code speaks. */
+#include "ssh-tap-offload.h"
+
+#define STAP_VERSION 2          /* Highest protocol version this code
+                                 * speaks. */
 #define STAP_HDR_LEN 4          /* Bytes in a message header. */
 #define STAP_MAGIC "STAP"       /* First 4 payload bytes of a HELLO. */
-#define STAP_HELLO_MIN_LEN 8    /* magic(4) version(1) reserved(1) max(2) */
+#define STAP_HELLO_MIN_LEN 8    /* magic(4) version(1) caps(1) max(2) */
 #define STAP_SOFTWARE_MAX 64    /* Max bytes of software string in HELLO. */
 #define STAP_ECHO_LEN 8         /* Payload bytes of an echo message. */
 #define STAP_ETH_MIN 14         /* Shortest DATA payload: Ethernet header. */
@@ -55,24 +62,48 @@
  * link. */
 #define STAP_RX_LIMIT 9216
 
+/* Capabilities: bits in a version 2 HELLO's 'caps' byte (which version 1
+ * sends as 0 and ignores).  A sender sets only bits it knows; a receiver
+ * ignores bits it does not know, and all of them in a HELLO that announces
+ * version 1. */
+#define STAP_CAP_OFFLOAD 0x01   /* "Send me DATA_OFFLOAD": the sender takes
+                                 * frames with offload metadata. */
+#define STAP_KNOWN_CAPS STAP_CAP_OFFLOAD
+
+/* DATA_OFFLOAD: the payload is STAP_OFFLOAD_META_LEN bytes of metadata, then
+ * a frame of at most STAP_OFFLOAD_MAX_FRAME bytes.  STAP_MAX_HDR_LEN is the
+ * most bytes that any message puts in front of a frame. */
+#define STAP_OFFLOAD_META_LEN 12
+#define STAP_MAX_HDR_LEN (STAP_HDR_LEN + STAP_OFFLOAD_META_LEN)
+#define STAP_DATA_OFFLOAD_MAX_LEN 0xffffff /* What 24 bits express. */
+
+/* The receive limit of an end that advertised STAP_CAP_OFFLOAD: the longest
+ * DATA_OFFLOAD payload.  Every other message stays within what 16 bits
+ * express, below this. */
+#define STAP_OFFLOAD_RX_LIMIT (STAP_OFFLOAD_META_LEN + STAP_OFFLOAD_MAX_FRAME)
+
 enum stap_type {
     STAP_HELLO = 1,             /* First message each way: version, limits. */
     STAP_DATA = 2,              /* One Ethernet frame, starting at dst MAC. */
     STAP_ECHO_REQUEST = 3,      /* Keepalive: 8 opaque bytes. */
     STAP_ECHO_REPLY = 4,        /* Answer: the request's 8 bytes, unchanged. */
+    STAP_DATA_OFFLOAD = 5,      /* Version 2: offload metadata, then one
+                                 * frame that may exceed the MTU. */
 };
 
 /* One decoded message.  'payload' points into the caller's buffer. */
 struct stap_msg {
     uint8_t type;               /* enum stap_type, or an unknown value. */
-    uint8_t flags;
-    uint16_t length;            /* Bytes in 'payload'. */
+    uint8_t flags;              /* 0 in DATA_OFFLOAD: its byte is length. */
+    uint32_t length;            /* Bytes in 'payload'. */
     const uint8_t *payload;
 };
 
 /* The contents of a HELLO. */
 struct stap_hello {
     uint8_t version;            /* Highest version the sender speaks. */
+    uint8_t caps;               /* STAP_CAP_*, only known bits, and none
+                                 * when 'version' is 1. */
     uint16_t max_frame;         /* Largest Ethernet frame it accepts. */
     char software[STAP_SOFTWARE_MAX + 1]; /* Printable ASCII, NUL-ended;
                                            * may be empty. */
@@ -93,8 +124,9 @@ enum stap_decode_status {
  * caller does not want it; otherwise '*error' is NULL on success).
  *
  * A message whose length exceeds 'max_payload' is an error (the stream cannot
- * be trusted any further), as is a nonzero 'flags' on a known type.  The
- * payload of a known type is not otherwise checked here: see
+ * be trusted any further), as is a nonzero 'flags' on a known type other
+ * than DATA_OFFLOAD (whose 'flags' byte is the top of its 24-bit length).
+ * The payload of a known type is not otherwise checked here: see
  * stap_check_msg(). */
 enum stap_decode_status stap_decode(const void *buf, size_t len,
                                     size_t max_payload, struct stap_msg *msg,
@@ -102,8 +134,9 @@ enum stap_decode_status stap_decode(const void *buf, size_t len,
 
 /* Checks that the payload of 'msg' is well formed for its type: a HELLO of at
  * least STAP_HELLO_MIN_LEN bytes with the magic, an echo of exactly
- * STAP_ECHO_LEN bytes.  DATA and unknown types always pass (a short or long
- * DATA frame is the caller's to drop and count).  Returns NULL if good,
+ * STAP_ECHO_LEN bytes, a DATA_OFFLOAD with room for its metadata.  DATA and
+ * unknown types always pass (a short or long frame is the caller's to drop
+ * and count).  Returns NULL if good,
  * otherwise a static string describing the problem. */
 const char *stap_check_msg(const struct stap_msg *msg);
 
@@ -114,6 +147,17 @@ const char *stap_check_msg(const struct stap_msg *msg);
  * '?'; bytes beyond STAP_SOFTWARE_MAX are ignored. */
 const char *stap_parse_hello(const struct stap_msg *msg,
                              struct stap_hello *hello);
+
+/* Parses the DATA_OFFLOAD in 'msg': its metadata into '*ol' and the frame
+ * behind it into '*frame' and '*frame_len'.  Returns NULL on success,
+ * otherwise a static error string: unknown gso_type or flags, GSO without a
+ * segment size or a segment size without GSO, a checksum field outside the
+ * frame.  Whether the metadata matches the frame's headers is
+ * stap_gso_parse()'s to check (ssh-tap-gso.h).  A frame rejected here costs
+ * only itself: the stream is intact. */
+const char *stap_parse_offload(const struct stap_msg *msg,
+                               struct stap_offload *ol,
+                               const uint8_t **frame, size_t *frame_len);
 
 /* Returns the 8 bytes of an echo message's payload as a big-endian number,
  * or 0 if the payload is shorter than STAP_ECHO_LEN. */
@@ -139,6 +183,13 @@ stap_encode_data_header(uint8_t hdr[STAP_HDR_LEN], size_t frame_len)
 {
     stap_put_header(hdr, STAP_DATA, (uint16_t) frame_len);
 }
+
+/* Likewise for DATA_OFFLOAD: writes the header and 'ol' (STAP_MAX_HDR_LEN
+ * bytes, which it returns) for a frame of 'frame_len' bytes, at most
+ * STAP_OFFLOAD_MAX_FRAME, that the caller sends right after.  Only for a
+ * peer that advertised STAP_CAP_OFFLOAD: to any other this is garbage. */
+size_t stap_encode_offload_header(uint8_t *hdr, size_t frame_len,
+                                  const struct stap_offload *ol);
 
 /* Keepalive timing.  Returns when the next ECHO_REQUEST after 'now' is due
  * for a link with keepalive interval 'interval' (both in ms, 'interval' >

@@ -25,6 +25,10 @@
  * within the message, a printable NUL-terminated software string, HELLO and
  * echo surviving a re-encode).
  *
+ * All of it twice: as a receiver that did not offer offloads (version 1's
+ * limits; a DATA_OFFLOAD closes the link) and as one that did (the larger
+ * limit, DATA_OFFLOAD frames whose metadata stap_parse_offload() checks).
+ *
  * The same input then goes through the protocol endpoint (ssh-tap-link.c),
  * in reads whose sizes the input itself picks, and the target aborts if the
  * endpoint's verdict (closed or not), frames or drops differ from those of
@@ -48,7 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The receiver's limit on any message's payload, as in docs/protocol.md. */
+/* The receiver's limit on any message's payload, as in docs/protocol.md:
+ * RX_LIMIT without offloads, STAP_OFFLOAD_RX_LIMIT with. */
 #define RX_LIMIT 9216
 
 /* What this simulated receiver advertises as its max_frame. */
@@ -80,7 +85,8 @@ check_hello(const struct stap_hello *h)
            == STAP_DECODE_OK);
     ASSERT(consumed == n);
     ASSERT(stap_parse_hello(&msg, &h2) == NULL);
-    ASSERT(h2.version == h->version && h2.max_frame == h->max_frame);
+    ASSERT(h2.version == h->version && h2.caps == h->caps
+           && h2.max_frame == h->max_frame);
     ASSERT(!strcmp(h2.software, h->software));
 }
 
@@ -106,6 +112,7 @@ struct verdict {
     bool closed;
     unsigned long n_frames;
     unsigned long n_dropped;
+    unsigned long n_bad_offload;
 };
 
 /* Checks that 'tx' holds nothing but whole, well-formed messages that an
@@ -137,21 +144,24 @@ check_sent(const struct stap_buf *tx)
 /* Gives 'data' to a stap_link in reads of sizes taken from 'data' itself,
  * and returns its verdict. */
 static struct verdict
-run_link(const uint8_t *data, size_t size)
+run_link(const uint8_t *data, size_t size, bool offload)
 {
-    struct verdict v = { false, 0, 0 };
+    struct verdict v = { false, 0, 0, 0 };
+    size_t limit = offload ? STAP_OFFLOAD_RX_LIMIT : RX_LIMIT;
     struct stap_link l;
     long long int now = 1000000;
     size_t off = 0;
 
     stap_link_init(&l, "fuzz", OUR_MAX_FRAME, 5000, 16 * 1024, 64 * 1024);
+    stap_link_set_offload(&l, offload);
     stap_link_open(&l, now);
     while (!v.closed && off < size) {
         size_t room;
         uint8_t *dst = stap_link_rx_room(&l, &room);
         size_t n = 1 + (data[off] * 131u + off) % 4096;
 
-        ASSERT(room >= STAP_HDR_LEN + STAP_RX_LIMIT);
+        /* A message that has started always fits. */
+        ASSERT(stap_buf_size(&l.rx) + room >= STAP_HDR_LEN + limit);
         n = n < room ? n : room;
         n = n < size - off ? n : size - off;
         memcpy(dst, data + off, n);
@@ -166,7 +176,11 @@ run_link(const uint8_t *data, size_t size)
             if (e == STAP_LINK_NONE) {
                 break;
             } else if (e == STAP_LINK_FRAME) {
-                ASSERT(f.len >= STAP_ETH_MIN && f.len <= OUR_MAX_FRAME);
+                ASSERT(f.len >= STAP_ETH_MIN);
+                ASSERT(f.len <= OUR_MAX_FRAME
+                       || (offload && f.has_ol && f.ol.gso_type
+                           && f.len <= STAP_OFFLOAD_MAX_FRAME));
+                ASSERT(offload || !f.has_ol);
                 ASSERT(f.data >= l.rx.base
                        && f.data + f.len <= l.rx.base + l.rx.alloc);
                 volatile uint8_t sink = f.data[0] ^ f.data[f.len - 1];
@@ -174,6 +188,9 @@ run_link(const uint8_t *data, size_t size)
                 v.n_frames++;
             } else if (e == STAP_LINK_TOO_LONG || e == STAP_LINK_TOO_SHORT) {
                 v.n_dropped++;
+            } else if (e == STAP_LINK_BAD_OFFLOAD) {
+                ASSERT(offload && f.error && *f.error);
+                v.n_bad_offload++;
             } else if (e == STAP_LINK_CLOSED_NOW) {
                 ASSERT(stap_link_state(&l) == STAP_LINK_CLOSED);
                 ASSERT(l.cause == STAP_CAUSE_PROTOCOL && l.reason[0]);
@@ -190,13 +207,13 @@ run_link(const uint8_t *data, size_t size)
     return v;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* libFuzzer entry point: 'data' is one peer's side of a channel. */
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What docs/protocol.md says a receiver makes of 'data', written out
+ * directly on the codec. */
+static struct verdict
+model(const uint8_t *data, size_t size, bool offload)
 {
-    struct verdict v = { false, 0, 0 };
+    struct verdict v = { false, 0, 0, 0 };
+    size_t limit = offload ? STAP_OFFLOAD_RX_LIMIT : RX_LIMIT;
     bool have_hello = false;
     size_t off = 0;
 
@@ -206,7 +223,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t consumed = 0;
         enum stap_decode_status s;
 
-        s = stap_decode(data + off, size - off, RX_LIMIT, &msg, &consumed,
+        s = stap_decode(data + off, size - off, limit, &msg, &consumed,
                         &error);
         if (s == STAP_DECODE_NEED_MORE) {
             ASSERT(consumed == 0 && error == NULL);
@@ -220,7 +237,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT(error == NULL);
         ASSERT(consumed >= STAP_HDR_LEN && consumed <= size - off);
         ASSERT(consumed == STAP_HDR_LEN + (size_t) msg.length);
-        ASSERT(msg.length <= RX_LIMIT);
+        ASSERT(msg.length <= limit);
         ASSERT(msg.payload == data + off + STAP_HDR_LEN);
         ASSERT(stap_type_name(msg.type) != NULL);
         off += consumed;
@@ -268,6 +285,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
 
+        case STAP_DATA_OFFLOAD: {
+            struct stap_offload ol;
+            const uint8_t *frame;
+            size_t len;
+
+            if (!offload) {
+                v.closed = true;
+            } else if (stap_parse_offload(&msg, &ol, &frame, &len)) {
+                v.n_bad_offload++;
+            } else if (len < STAP_ETH_MIN
+                       || (len > OUR_MAX_FRAME && !ol.gso_type)) {
+                v.n_dropped++;
+            } else {
+                ASSERT(frame == msg.payload + STAP_OFFLOAD_META_LEN);
+                ASSERT(frame + len == msg.payload + msg.length);
+                v.n_frames++;
+                volatile uint8_t sink = frame[0] ^ frame[len - 1];
+                (void) sink;
+            }
+            break;
+        }
+
         case STAP_ECHO_REQUEST:
         case STAP_ECHO_REPLY:
             ASSERT(msg.length == STAP_ECHO_LEN);
@@ -283,9 +322,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     ASSERT(off <= size);
+    return v;
+}
 
-    struct verdict lv = run_link(data, size);
-    ASSERT(lv.closed == v.closed);
-    ASSERT(lv.n_frames == v.n_frames && lv.n_dropped == v.n_dropped);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* libFuzzer entry point: 'data' is one peer's side of a channel. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    for (int offload = 0; offload < 2; offload++) {
+        struct verdict v = model(data, size, offload);
+        struct verdict lv = run_link(data, size, offload);
+
+        ASSERT(lv.closed == v.closed);
+        ASSERT(lv.n_frames == v.n_frames && lv.n_dropped == v.n_dropped);
+        ASSERT(lv.n_bad_offload == v.n_bad_offload);
+    }
     return 0;
 }

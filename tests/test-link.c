@@ -23,12 +23,16 @@
  *
  *     up                        the handshake completed
  *     frame N                   a frame of N bytes to deliver
+ *     frame N ol T/F/H/S/C/O    one from a DATA_OFFLOAD, with its metadata
+ *                               (gso_type, flags, hdr_len, gso_size,
+ *                               csum_start, csum_offset)
  *     too-long N, too-short N   a frame dropped for its length
+ *     bad-offload: WHY          a DATA_OFFLOAD dropped for its metadata
  *     closed: REASON            the link closed itself
  *
  * and per message queued for the peer:
  *
- *     > hello v1 max M "SOFTWARE"
+ *     > hello v2 max M "SOFTWARE" [offload]
  *     > echo-request V, > echo-reply V, > data N
  *
  * Prints one "PASS: test-link: <case>" or "FAIL: test-link: <case>: <why>"
@@ -108,7 +112,13 @@ drain(struct stap_link *l, long long int now_us, bool want_frames,
         case STAP_LINK_NONE:
             return;
         case STAP_LINK_FRAME:
-            say(t, "frame %zu", f.len);
+            if (f.has_ol) {
+                say(t, "frame %zu ol %d/%d/%d/%d/%d/%d", f.len, f.ol.gso_type,
+                    f.ol.flags, f.ol.hdr_len, f.ol.gso_size, f.ol.csum_start,
+                    f.ol.csum_offset);
+            } else {
+                say(t, "frame %zu", f.len);
+            }
             if (frames) {
                 memcpy(frames + *frames_len, f.data, f.len);
                 *frames_len += f.len;
@@ -119,6 +129,9 @@ drain(struct stap_link *l, long long int now_us, bool want_frames,
             break;
         case STAP_LINK_TOO_SHORT:
             say(t, "too-short");
+            break;
+        case STAP_LINK_BAD_OFFLOAD:
+            say(t, "bad-offload: %s", f.error);
             break;
         case STAP_LINK_WENT_UP:
             say(t, "up");
@@ -178,7 +191,7 @@ sent(struct stap_link *l, struct transcript *t)
 
         enum stap_decode_status status
             = stap_decode(stap_buf_data(tx), stap_buf_size(tx),
-                          STAP_MAX_PAYLOAD, &msg, &consumed, NULL);
+                          STAP_OFFLOAD_RX_LIMIT, &msg, &consumed, NULL);
         if (status != STAP_DECODE_OK) {
             if (stap_buf_size(tx)) {
                 say(t, "> %zu undecodable bytes", stap_buf_size(tx));
@@ -191,8 +204,9 @@ sent(struct stap_link *l, struct transcript *t)
             if (stap_parse_hello(&msg, &hello)) {
                 say(t, "> bad hello");
             } else {
-                say(t, "> hello v%d max %d \"%s\"", hello.version,
-                    hello.max_frame, hello.software);
+                say(t, "> hello v%d max %d \"%s\"%s", hello.version,
+                    hello.max_frame, hello.software,
+                    hello.caps & STAP_CAP_OFFLOAD ? " offload" : "");
             }
             break;
         case STAP_ECHO_REQUEST:
@@ -260,6 +274,28 @@ put_data(uint8_t *buf, size_t len, uint8_t fill)
     return STAP_HDR_LEN + len;
 }
 
+/* A DATA_OFFLOAD message carrying a 'len'-byte frame of 'fill' bytes. */
+static size_t
+put_offload(uint8_t *buf, size_t len, const struct stap_offload *ol,
+            uint8_t fill)
+{
+    size_t n = stap_encode_offload_header(buf, len, ol);
+    memset(buf + n, fill, len);
+    return n + len;
+}
+
+/* A HELLO of 'version' with 'caps' in its capabilities byte, whatever the
+ * version (stap_encode_hello() would leave them out of a version 1
+ * HELLO). */
+static size_t
+put_hello_caps(uint8_t *buf, uint8_t version, uint8_t caps,
+               uint16_t max_frame)
+{
+    size_t n = put_hello(buf, version, max_frame, "peer");
+    buf[STAP_HDR_LEN + 5] = caps;
+    return n;
+}
+
 /* A link at 0 ms that has completed its handshake with a peer that accepts
  * 'peer_max' bytes, its queue emptied. */
 static void
@@ -293,7 +329,7 @@ handshake(void)
     feed(&l, 7 * MS, buf, put_hello(buf, 1, 9018, "peer 2"), &t);
     sent(&l, &t);
     CHECK_TRANSCRIPT(&t,
-                     "> hello v1 max 1518 \"" SW "\"\n"
+                     "> hello v2 max 1518 \"" SW "\"\n"
                      "up\n"
                      "> echo-request 7000\n");
     CHECK(stap_link_is_up(&l));
@@ -447,7 +483,7 @@ mtu_change_on_live_link(void)
 
     stap_link_set_max_frame(&a, 9018);
     sent(&a, &ta);
-    CHECK_TRANSCRIPT(&ta, "up\ntoo-long\n> hello v1 max 9018 \"a\"\n");
+    CHECK_TRANSCRIPT(&ta, "up\ntoo-long\n> hello v2 max 9018 \"a\"\n");
     stap_link_set_max_frame(&a, 1518);
     stap_link_set_max_frame(&a, 9018);
     carry(&a, &b, 11 * MS, &tb);
@@ -459,12 +495,12 @@ mtu_change_on_live_link(void)
 
     /* After: a takes it. */
     feed(&a, 12 * MS, buf, put_data(buf, 9000, 7), &ta);
-    CHECK_TRANSCRIPT(&ta, "up\ntoo-long\n> hello v1 max 9018 \"a\"\n"
+    CHECK_TRANSCRIPT(&ta, "up\ntoo-long\n> hello v2 max 9018 \"a\"\n"
                      "frame 9000\n");
 
     /* The same HELLO again changes nothing that is shown. */
     stap_link_published(&b, 12 * MS);
-    feed(&b, 12 * MS, buf, put_hello(buf, 1, 9018, "a"), &tb);
+    feed(&b, 12 * MS, buf, put_hello(buf, 2, 9018, "a"), &tb);
     CHECK(!stap_link_changed(&b));
 
     /* A malformed later HELLO closes the link. */
@@ -678,8 +714,8 @@ static const struct hostile hostiles[] = {
       "an Ethernet header\n" },
     { "hello with flags", false,
       { 1, 1, 0, 8, 'S', 'T', 'A', 'P', 1, 0, 5, 0xee }, 4 + 8,
-      "closed: protocol error from peer: nonzero flags in a version 1 "
-      "message\n" },
+      "closed: protocol error from peer: nonzero flags in a message of a "
+      "known type\n" },
     { "length 65535", true, { 2, 0, 0xff, 0xff }, 4,
       "closed: protocol error from peer: message length exceeds the "
       "receiver's limit\n" },
@@ -691,10 +727,10 @@ static const struct hostile hostiles[] = {
     { "echo reply of 9 bytes", true, { 4, 0, 0, 9 }, 4 + 9,
       "closed: protocol error from peer: echo message length is not 8\n" },
     { "data with flags", true, { 2, 0x80, 0, 14 }, 4 + 14,
-      "closed: protocol error from peer: nonzero flags in a version 1 "
-      "message\n" },
+      "closed: protocol error from peer: nonzero flags in a message of a "
+      "known type\n" },
     { "unknown types skipped", true,
-      { 0, 0, 0, 0, 200, 0xff, 0, 3, 1, 2, 3, 5, 0, 0, 1, 9 }, 16, "" },
+      { 0, 0, 0, 0, 200, 0xff, 0, 3, 1, 2, 3, 6, 0, 0, 1, 9 }, 16, "" },
 };
 
 static const char *
@@ -890,7 +926,7 @@ closed_link(void)
     reset(&t);
     stap_link_open(&l, 0);
     sent(&l, &t);
-    CHECK_TRANSCRIPT(&t, "> hello v1 max 9018 \"" SW "\"\n");
+    CHECK_TRANSCRIPT(&t, "> hello v2 max 9018 \"" SW "\"\n");
     stap_link_destroy(&l);
     return NULL;
 }
@@ -990,6 +1026,205 @@ buffer_growth(void)
     return NULL;
 }
 
+/* Protocol version 2. */
+
+/* Capabilities cross in the HELLOs: each side learns what the other takes,
+ * and a later HELLO changes it on a live link. */
+static const char *
+offload_negotiation(void)
+{
+    struct stap_link a, b;
+    struct transcript ta, tb;
+
+    reset(&ta);
+    reset(&tb);
+    stap_link_init(&a, "a", 1518, INTERVAL, 64 * 1024, 1024 * 1024);
+    stap_link_init(&b, "b", 1518, INTERVAL, 64 * 1024, 1024 * 1024);
+    stap_link_set_offload(&a, true);
+    CHECK(!stap_buf_size(&a.tx));           /* Closed: nothing to tell. */
+    stap_link_open(&a, 0);
+    stap_link_open(&b, 0);
+    CHECK(stap_link_version(&a) == 0);
+    CHECK(!stap_link_peer_offload(&b));
+    carry(&a, &b, 0, &tb);
+    CHECK(b.peer.caps == STAP_CAP_OFFLOAD);
+    carry(&b, &a, 0, &ta);
+    CHECK_TRANSCRIPT(&ta, "up\n");
+    CHECK_TRANSCRIPT(&tb, "up\n");
+    CHECK(stap_link_version(&a) == 2 && stap_link_version(&b) == 2);
+    CHECK(stap_link_peer_offload(&b));
+    CHECK(!stap_link_peer_offload(&a));
+
+    /* b offers too, in a new HELLO; the same offer again sends nothing. */
+    stap_buf_pull(&a.tx, stap_buf_size(&a.tx));
+    stap_link_published(&a, 0);
+    stap_link_set_offload(&b, true);
+    size_t n = stap_buf_size(&b.tx);
+    stap_link_set_offload(&b, true);
+    CHECK(stap_buf_size(&b.tx) == n);
+    carry(&b, &a, MS, &ta);
+    CHECK(stap_link_peer_offload(&a));
+    CHECK(stap_link_changed(&a));
+
+    /* And withdraws it. */
+    stap_link_set_offload(&b, false);
+    carry(&b, &a, MS, &ta);
+    CHECK(!stap_link_peer_offload(&a));
+    CHECK_TRANSCRIPT(&ta, "up\n");
+    stap_link_destroy(&a);
+    stap_link_destroy(&b);
+    return NULL;
+}
+
+/* A version 1 peer: the link speaks version 1, and whatever its reserved
+ * byte holds is not an offer. */
+static const char *
+offload_v1_peer(void)
+{
+    struct stap_link l;
+    struct transcript t;
+    uint8_t buf[128];
+
+    reset(&t);
+    open_link(&l, 1518, 0);
+    stap_link_set_offload(&l, true);
+    feed(&l, 0, buf, put_hello_caps(buf, 1, STAP_CAP_OFFLOAD, 1518), &t);
+    CHECK_TRANSCRIPT(&t, "up\n");
+    CHECK(stap_link_version(&l) == 1);
+    CHECK(!stap_link_peer_offload(&l));
+    CHECK(l.peer.caps == 0);
+
+    /* A later version: unknown capability bits are ignored. */
+    reset(&t);
+    feed(&l, 0, buf, put_hello_caps(buf, 9, 0xff, 1518), &t);
+    CHECK_TRANSCRIPT(&t, "");
+    CHECK(stap_link_version(&l) == STAP_VERSION);
+    CHECK(l.peer.caps == STAP_CAP_OFFLOAD);
+    CHECK(stap_link_peer_offload(&l));
+    stap_link_destroy(&l);
+    return NULL;
+}
+
+/* DATA_OFFLOAD on a link that offered offloads: a 64 kB segment passes the
+ * MTU, bad metadata costs its frame only, and a frame of wire size that
+ * exceeds max_frame is too long all the same. */
+static const char *
+offload_frames(void)
+{
+    static uint8_t buf[4 * (STAP_MAX_HDR_LEN + STAP_OFFLOAD_MAX_FRAME)];
+    struct stap_offload ol = {
+        .gso_type = STAP_GSO_TCPV4, .flags = STAP_OL_CSUM_PARTIAL,
+        .hdr_len = 66, .gso_size = 1448, .csum_start = 34, .csum_offset = 16,
+    };
+    struct stap_link l;
+    struct transcript t;
+    size_t n = 0;
+
+    reset(&t);
+    up_link(&l, 1518);
+    stap_link_set_offload(&l, true);
+    stap_buf_pull(&l.tx, stap_buf_size(&l.tx));
+    n += put_offload(buf + n, STAP_OFFLOAD_MAX_FRAME, &ol, 1);
+    struct stap_offload bad = ol;
+    bad.flags |= 0x80;
+    n += put_offload(buf + n, 100, &bad, 2);
+    bad = ol;
+    bad.gso_size = 0;
+    n += put_offload(buf + n, 100, &bad, 2);
+    bad = ol;
+    bad.csum_start = 90;
+    n += put_offload(buf + n, 100, &bad, 2);
+    struct stap_offload csum = {
+        .flags = STAP_OL_CSUM_PARTIAL, .csum_start = 34, .csum_offset = 6,
+    };
+    struct stap_offload ol_none = { .flags = STAP_OL_CSUM_VALID };
+    n += put_offload(buf + n, 1518, &csum, 3);
+    n += put_offload(buf + n, 1519, &csum, 3);
+    n += put_offload(buf + n, 13, &ol_none, 3);
+    n += put_data(buf + n, 60, 4);
+    feed_chunked(&l, MS, buf, n, 1000, &t);
+    CHECK_TRANSCRIPT(&t,
+                     "frame 65600 ol 1/1/66/1448/34/16\n"
+                     "bad-offload: unknown offload flags\n"
+                     "bad-offload: GSO with gso_size 0\n"
+                     "bad-offload: checksum field beyond the frame\n"
+                     "frame 1518 ol 0/1/0/0/34/6\n"
+                     "too-long\n"
+                     "too-short\n"
+                     "frame 60\n");
+    CHECK(stap_link_is_up(&l));
+    stap_link_destroy(&l);
+    return NULL;
+}
+
+/* DATA_OFFLOAD where it was never offered closes the link: its length byte
+ * means something else to such an end.  Once offered on a connection it
+ * stays acceptable there, even after the offer is withdrawn. */
+static const char *
+offload_unoffered(void)
+{
+    static uint8_t buf[STAP_MAX_HDR_LEN + 2000];
+    struct stap_offload ol = { .flags = STAP_OL_CSUM_VALID };
+    struct stap_link l;
+    struct transcript t;
+
+    reset(&t);
+    up_link(&l, 1518);
+    feed(&l, MS, buf, put_offload(buf, 60, &ol, 1), &t);
+    CHECK_TRANSCRIPT(&t, "closed: protocol error from peer: DATA_OFFLOAD "
+                     "although we did not offer offloads\n");
+    CHECK(l.cause == STAP_CAUSE_PROTOCOL);
+    stap_link_destroy(&l);
+
+    reset(&t);
+    up_link(&l, 1518);
+    stap_link_set_offload(&l, true);
+    stap_link_set_offload(&l, false);
+    sent(&l, &t);
+    feed(&l, MS, buf, put_offload(buf, 60, &ol, 1), &t);
+    CHECK_TRANSCRIPT(&t, "> hello v2 max 1518 \"" SW "\" offload\n"
+                     "> hello v2 max 1518 \"" SW "\"\n"
+                     "frame 60 ol 0/2/0/0/0/0\n");
+
+    /* A new connection starts from the offer as it is now. */
+    reset(&t);
+    stap_link_open(&l, 2 * MS);
+    feed(&l, 2 * MS, buf, put_hello(buf, 2, 1518, "peer"), &t);
+    feed(&l, 2 * MS, buf, put_offload(buf, 60, &ol, 1), &t);
+    CHECK_TRANSCRIPT(&t, "up\nclosed: protocol error from peer: "
+                     "DATA_OFFLOAD although we did not offer offloads\n");
+    stap_link_destroy(&l);
+    return NULL;
+}
+
+/* The 24-bit length is checked against the limit on the header alone. */
+static const char *
+offload_oversize_header(void)
+{
+    /* DATA_OFFLOAD of STAP_OFFLOAD_RX_LIMIT + 1 = 65613 = 0x01004d. */
+    const uint8_t hdr[] = { 5, 0x01, 0x00, 0x4d };
+    const uint8_t max[] = { 5, 0xff, 0xff, 0xff };
+    struct stap_link l;
+    struct transcript t;
+
+    reset(&t);
+    up_link(&l, 1518);
+    stap_link_set_offload(&l, true);
+    feed(&l, MS, hdr, sizeof hdr, &t);
+    CHECK_TRANSCRIPT(&t, "closed: protocol error from peer: message length "
+                     "exceeds the receiver's limit\n");
+    stap_link_destroy(&l);
+
+    reset(&t);
+    up_link(&l, 1518);
+    stap_link_set_offload(&l, true);
+    feed(&l, MS, max, sizeof max, &t);
+    CHECK_TRANSCRIPT(&t, "closed: protocol error from peer: message length "
+                     "exceeds the receiver's limit\n");
+    stap_link_destroy(&l);
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -1010,5 +1245,10 @@ main(void)
     run("closed link", closed_link);
     run("receive buffer compaction", rx_buffer_compaction);
     run("buffer growth", buffer_growth);
+    run("v2: offload negotiation", offload_negotiation);
+    run("v2: version 1 peer", offload_v1_peer);
+    run("v2: DATA_OFFLOAD frames", offload_frames);
+    run("v2: DATA_OFFLOAD never offered", offload_unoffered);
+    run("v2: oversize 24-bit length on the header", offload_oversize_header);
     return n_failed ? 1 : 0;
 }

@@ -68,6 +68,29 @@ static const uint8_t doc_hello[] = {
     0x74, 0x61, 0x70, 0x20, 0x30, 0x2e, 0x31,       /* "tap 0.1" */
 };
 
+static const uint8_t doc_hello_v2[] = {
+    0x01, 0x00, 0x00, 0x17,                         /* HELLO, 23 bytes */
+    0x53, 0x54, 0x41, 0x50,                         /* "STAP" */
+    0x02, 0x01, 0x05, 0xee,                         /* v2, OFFLOAD, 1518 */
+    0x6f, 0x76, 0x73, 0x2d, 0x73, 0x73, 0x68, 0x2d, /* "ovs-ssh-" */
+    0x74, 0x61, 0x70, 0x20, 0x30, 0x2e, 0x32,       /* "tap 0.2" */
+};
+
+/* The header and metadata of a DATA_OFFLOAD carrying a 9014-byte TCP/IPv4
+ * frame to be cut into 1448-byte segments, and those of one carrying the
+ * largest frame. */
+static const uint8_t doc_offload[] = {
+    0x05, 0x00, 0x23, 0x42,                         /* 12 + 9014 = 9026 */
+    0x01, 0x01, 0x00, 0x42,                         /* TCPV4, CSUM_PARTIAL,
+                                                     * hdr_len 66 */
+    0x05, 0xa8, 0x00, 0x22,                         /* 1448, start 34 */
+    0x00, 0x10, 0x00, 0x00,                         /* offset 16, rsvd */
+};
+
+static const uint8_t doc_offload_max[] = {
+    0x05, 0x01, 0x00, 0x4c,                         /* 12 + 65600 = 65612 */
+};
+
 static const uint8_t doc_data[] = {
     0x02, 0x00, 0x00, 0x2a,                         /* DATA, 42 bytes */
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff,             /* dst MAC */
@@ -627,7 +650,7 @@ unknown_type_skipped(void)
     n += sizeof doc_hello;
     static const uint8_t unknown[] = {
         0x00, 0x00, 0x00, 0x02, 0xde, 0xad,
-        0x05, 0x00, 0x00, 0x00,
+        0x06, 0x00, 0x00, 0x00,
         0xff, 0x00, 0x00, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05,
     };
     memcpy(stream + n, unknown, sizeof unknown);
@@ -663,7 +686,7 @@ unknown_type_skipped(void)
     }
     CHECK(n_msgs == 5);
     CHECK(types[0] == STAP_HELLO);
-    CHECK(types[1] == 0x00 && types[2] == 0x05 && types[3] == 0xff);
+    CHECK(types[1] == 0x00 && types[2] == 0x06 && types[3] == 0xff);
     CHECK(types[4] == STAP_DATA);
     return NULL;
 }
@@ -777,6 +800,7 @@ hello_reserved_ignored(void)
     CHECK(raw_hello(buf, p, 8, &msg) == NULL);
     CHECK(stap_parse_hello(&msg, &h) == NULL);
     CHECK(h.version == 1);
+    CHECK(h.caps == 0);             /* Not capabilities in version 1. */
     CHECK(h.max_frame == 9082);
     return NULL;
 }
@@ -906,7 +930,7 @@ static const char *
 check_msg_data_and_unknown(void)
 {
     static const uint8_t bytes[20] = { 0 };
-    static const uint8_t types[] = { STAP_DATA, 0, 5, 0x80, 0xff };
+    static const uint8_t types[] = { STAP_DATA, 0, 6, 0x80, 0xff };
 
     for (size_t i = 0; i < sizeof types; i++) {
         for (size_t len = 0; len <= sizeof bytes; len++) {
@@ -927,7 +951,8 @@ type_names(void)
     CHECK(!strcmp(stap_type_name(STAP_ECHO_REQUEST), "echo-request"));
     CHECK(!strcmp(stap_type_name(STAP_ECHO_REPLY), "echo-reply"));
     CHECK(!strcmp(stap_type_name(0), "unknown"));
-    CHECK(!strcmp(stap_type_name(5), "unknown"));
+    CHECK(!strcmp(stap_type_name(STAP_DATA_OFFLOAD), "data-offload"));
+    CHECK(!strcmp(stap_type_name(6), "unknown"));
     CHECK(!strcmp(stap_type_name(255), "unknown"));
     return NULL;
 }
@@ -991,12 +1016,13 @@ fill_garbage(uint8_t *buf, size_t len)
 static const char *
 garbage_loop(void)
 {
-    static const size_t limits[] = { 0, 8, 64, 9216, STAP_MAX_PAYLOAD };
+    static const size_t limits[] = { 0, 8, 64, 9216, STAP_MAX_PAYLOAD,
+                                     STAP_OFFLOAD_RX_LIMIT };
     unsigned long n_ok = 0, n_err = 0, n_more = 0, n_hello = 0;
 
     for (int iter = 0; iter < 100000; iter++) {
         size_t len = (size_t) (xorshift64() % 300);
-        size_t max = limits[xorshift64() % 5];
+        size_t max = limits[xorshift64() % 6];
         uint8_t *buf = malloc(len ? len : 1);
         size_t off = 0;
 
@@ -1060,6 +1086,18 @@ garbage_loop(void)
                 } else if (msg.type == STAP_ECHO_REQUEST
                            || msg.type == STAP_ECHO_REPLY) {
                     (void) stap_echo_value(&msg);
+                } else if (msg.type == STAP_DATA_OFFLOAD) {
+                    struct stap_offload ol;
+                    const uint8_t *f;
+                    size_t fl;
+
+                    if (!stap_parse_offload(&msg, &ol, &f, &fl)
+                        && (f < msg.payload || f + fl > end
+                            || f + fl != msg.payload + msg.length)) {
+                        free(buf);
+                        CHECK_MSG(0, "iter %d: offload frame out of bounds",
+                                  iter);
+                    }
                 }
             }
             off += consumed;
@@ -1139,6 +1177,196 @@ rtt_publication(void)
     return NULL;
 }
 
+/* Protocol version 2. */
+
+static const char *
+hello_v2_wire_format(void)
+{
+    struct stap_hello h, out;
+    struct stap_msg msg;
+    const char *error;
+    uint8_t buf[128];
+
+    make_hello(&h, 2, 1518, "ovs-ssh-tap 0.2");
+    h.caps = STAP_CAP_OFFLOAD | 0x80;   /* Unknown bits are not sent. */
+    size_t n = stap_encode_hello(buf, &h);
+    CHECK(n == sizeof doc_hello_v2);
+    CHECK(!memcmp(buf, doc_hello_v2, n));
+    CHECK(decode_one(buf, n, 9216, &msg, &error) == STAP_DECODE_OK);
+    CHECK(stap_parse_hello(&msg, &out) == NULL);
+    CHECK(out.version == 2 && out.caps == STAP_CAP_OFFLOAD);
+
+    /* A version 1 HELLO carries no capabilities, whatever the struct
+     * says. */
+    make_hello(&h, 1, 1518, "ovs-ssh-tap 0.1");
+    h.caps = STAP_CAP_OFFLOAD;
+    n = stap_encode_hello(buf, &h);
+    CHECK(n == sizeof doc_hello && !memcmp(buf, doc_hello, n));
+
+    /* Received: unknown bits are dropped. */
+    buf[STAP_HDR_LEN + 4] = 3;
+    buf[STAP_HDR_LEN + 5] = 0xff;
+    CHECK(decode_one(buf, n, 9216, &msg, &error) == STAP_DECODE_OK);
+    CHECK(stap_parse_hello(&msg, &out) == NULL);
+    CHECK(out.version == 3 && out.caps == STAP_CAP_OFFLOAD);
+    return NULL;
+}
+
+static const char *
+offload_wire_format(void)
+{
+    struct stap_offload ol = {
+        .gso_type = STAP_GSO_TCPV4, .flags = STAP_OL_CSUM_PARTIAL,
+        .hdr_len = 66, .gso_size = 1448, .csum_start = 34, .csum_offset = 16,
+    };
+    uint8_t hdr[STAP_MAX_HDR_LEN];
+
+    CHECK(stap_encode_offload_header(hdr, 9014, &ol) == STAP_MAX_HDR_LEN);
+    CHECK(!memcmp(hdr, doc_offload, sizeof doc_offload));
+    CHECK(stap_encode_offload_header(hdr, STAP_OFFLOAD_MAX_FRAME, &ol)
+          == STAP_MAX_HDR_LEN);
+    CHECK(!memcmp(hdr, doc_offload_max, sizeof doc_offload_max));
+    return NULL;
+}
+
+/* Every frame length up to the largest, through encoder, decoder and
+ * parser, with every field at a distinct value. */
+static const char *
+offload_roundtrip(void)
+{
+    static uint8_t buf[STAP_MAX_HDR_LEN + STAP_OFFLOAD_MAX_FRAME];
+    static const size_t lens[] = {
+        14, 60, 1514, 9018, 65535, 65536, 65599, STAP_OFFLOAD_MAX_FRAME,
+    };
+
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        struct stap_offload in = {
+            .gso_type = STAP_GSO_TCPV6, .flags = STAP_OL_KNOWN_FLAGS,
+            .hdr_len = 86, .gso_size = 1428, .csum_start = 4,
+            .csum_offset = 8,
+        }, out;
+        struct stap_msg msg;
+        const char *error;
+        const uint8_t *frame;
+        size_t frame_len;
+
+        size_t n = stap_encode_offload_header(buf, lens[i], &in);
+        for (size_t k = 0; k < lens[i]; k++) {
+            buf[n + k] = (uint8_t) (k * 7);
+        }
+        CHECK(decode_one(buf, n + lens[i], STAP_OFFLOAD_RX_LIMIT, &msg,
+                         &error) == STAP_DECODE_OK);
+        CHECK(msg.type == STAP_DATA_OFFLOAD && msg.flags == 0);
+        CHECK(msg.length == STAP_OFFLOAD_META_LEN + lens[i]);
+        CHECK(stap_check_msg(&msg) == NULL);
+        CHECK(stap_parse_offload(&msg, &out, &frame, &frame_len) == NULL);
+        CHECK(!memcmp(&in, &out, sizeof in));
+        CHECK(frame == buf + STAP_MAX_HDR_LEN && frame_len == lens[i]);
+
+        /* One byte less of limit and it breaks the stream. */
+        CHECK(decode_one(buf, n + lens[i], msg.length - 1, &msg, &error)
+              == STAP_DECODE_ERROR);
+    }
+    return NULL;
+}
+
+/* What stap_parse_offload() rejects: each costs its frame only. */
+static const char *
+offload_rejections(void)
+{
+    static const struct {
+        struct stap_offload ol;
+        size_t len;
+        const char *error;
+    } cases[] = {
+        { { .flags = 0x04 }, 60, "unknown offload flags" },
+        { { .gso_type = 3, .gso_size = 1 }, 60, "unknown gso_type" },
+        { { .gso_type = STAP_GSO_TCPV4 }, 60, "GSO with gso_size 0" },
+        { { .gso_size = 1448 }, 60, "gso_size without GSO" },
+        { { .flags = STAP_OL_CSUM_PARTIAL, .csum_start = 50,
+            .csum_offset = 9 }, 60, "checksum field beyond the frame" },
+        { { .flags = STAP_OL_CSUM_PARTIAL, .csum_start = 0xffff,
+            .csum_offset = 0xffff }, 60, "checksum field beyond the frame" },
+        { { .flags = STAP_OL_CSUM_PARTIAL, .csum_start = 50,
+            .csum_offset = 8 }, 60, NULL },
+        { { 0 }, STAP_OFFLOAD_MAX_FRAME + 1,
+          "offloaded frame longer than STAP_OFFLOAD_MAX_FRAME" },
+        { { 0 }, 0, NULL },
+    };
+    static uint8_t buf[STAP_MAX_HDR_LEN + STAP_OFFLOAD_MAX_FRAME + 1];
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct stap_offload out;
+        struct stap_msg msg;
+        const char *error;
+        const uint8_t *frame;
+        size_t frame_len;
+
+        size_t n = stap_encode_offload_header(buf, cases[i].len,
+                                              &cases[i].ol);
+        memset(buf + n, 0, cases[i].len);
+        CHECK(decode_one(buf, n + cases[i].len, STAP_DATA_OFFLOAD_MAX_LEN,
+                         &msg, &error) == STAP_DECODE_OK);
+        error = stap_parse_offload(&msg, &out, &frame, &frame_len);
+        if (cases[i].error) {
+            CHECK_MSG(error && !strcmp(error, cases[i].error),
+                      "case %zu: got \"%s\"", i, error ? error : "(null)");
+            CHECK(!frame && !frame_len);
+        } else {
+            CHECK_MSG(!error, "case %zu: %s", i, error);
+        }
+    }
+
+    /* Shorter than its metadata: the message itself is malformed. */
+    for (uint8_t len = 0; len < STAP_OFFLOAD_META_LEN; len++) {
+        struct stap_offload out;
+        struct stap_msg msg;
+        const char *error;
+        const uint8_t *frame;
+        size_t frame_len;
+
+        memset(buf, 0, sizeof buf);
+        buf[0] = STAP_DATA_OFFLOAD;
+        buf[3] = len;
+        CHECK(decode_one(buf, STAP_HDR_LEN + len, 9216, &msg, &error)
+              == STAP_DECODE_OK);
+        CHECK(stap_check_msg(&msg) != NULL);
+        CHECK(stap_parse_offload(&msg, &out, &frame, &frame_len) != NULL);
+    }
+
+    /* Not a DATA_OFFLOAD at all. */
+    struct stap_msg msg = { .type = STAP_DATA, .length = 20, .payload = buf };
+    struct stap_offload out;
+    const uint8_t *frame;
+    size_t frame_len;
+    CHECK(stap_parse_offload(&msg, &out, &frame, &frame_len) != NULL);
+    return NULL;
+}
+
+/* The flags byte of a DATA_OFFLOAD is length, checked on the header
+ * alone; that of every other known type must still be zero. */
+static const char *
+offload_length_bits(void)
+{
+    const uint8_t big[] = { 5, 0xff, 0xff, 0xff };
+    struct stap_msg msg;
+    size_t consumed;
+    const char *error;
+
+    CHECK(stap_decode(big, sizeof big, STAP_OFFLOAD_RX_LIMIT, &msg,
+                      &consumed, &error) == STAP_DECODE_ERROR);
+    CHECK(error && strstr(error, "limit"));
+    CHECK(stap_decode(big, sizeof big, STAP_DATA_OFFLOAD_MAX_LEN, &msg,
+                      &consumed, &error) == STAP_DECODE_NEED_MORE);
+    CHECK(stap_decode(doc_offload_max, sizeof doc_offload_max,
+                      STAP_OFFLOAD_RX_LIMIT, &msg, &consumed, &error)
+          == STAP_DECODE_NEED_MORE);
+    CHECK(stap_decode(doc_offload_max, sizeof doc_offload_max,
+                      STAP_OFFLOAD_RX_LIMIT - 1, &msg, &consumed, &error)
+          == STAP_DECODE_ERROR);
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -1182,6 +1410,11 @@ main(void)
     run("RTT reaches Interface:status on change or once a minute",
         rtt_publication);
     run("garbage loop", garbage_loop);
+    run("v2: hello with capabilities, wire format", hello_v2_wire_format);
+    run("v2: DATA_OFFLOAD wire format", offload_wire_format);
+    run("v2: DATA_OFFLOAD round trip", offload_roundtrip);
+    run("v2: DATA_OFFLOAD rejections", offload_rejections);
+    run("v2: DATA_OFFLOAD 24-bit length", offload_length_bits);
 
     return n_failed ? 1 : 0;
 }

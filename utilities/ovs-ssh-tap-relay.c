@@ -648,12 +648,15 @@ read_stdin(struct relay *r)
             break;
         case STAP_LINK_TOO_LONG:
         case STAP_LINK_TOO_SHORT:
-            /* Dropped, never truncated: the stream itself is intact. */
+        case STAP_LINK_BAD_OFFLOAD:
+            /* Dropped, never truncated: the stream itself is intact.  (The
+             * relay does not offer offloads, so the link closes on any
+             * DATA_OFFLOAD before it could be bad.) */
             r->rx_dropped++;
             break;
         case STAP_LINK_WENT_UP:
-            msg("%s: link up: peer \"%s\", protocol version %u, max_frame "
-                "%u", r->opts->tap, l->peer.software, l->peer.version,
+            msg("%s: link up: peer \"%s\", protocol version %d, max_frame "
+                "%u", r->opts->tap, l->peer.software, stap_link_version(l),
                 l->peer.max_frame);
             break;
         case STAP_LINK_CLOSED_NOW:
